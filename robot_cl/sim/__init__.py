@@ -1,0 +1,1 @@
+"""The household simulator: Panda model, Cartesian controller, scene and Gymnasium environment."""
