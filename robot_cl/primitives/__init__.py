@@ -15,7 +15,7 @@ from robot_cl.primitives.core import (
     register_primitive,
     wrap_angle,
 )
-from robot_cl.primitives.library import CLOSED, OPEN, Grasp, Lift, Press, Pull, Push, Reach, Release, Rotate
+from robot_cl.primitives.library import CLOSED, OPEN, Grasp, Hold, Lift, Press, Pull, Push, Reach, Release, Rotate
 from robot_cl.primitives.runner import PrimitiveRunner, Program, Trace
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "EEState",
     "EndEffector",
     "Grasp",
+    "Hold",
     "Lift",
     "Press",
     "Primitive",

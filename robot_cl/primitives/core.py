@@ -111,7 +111,7 @@ class Primitive:
         if len(params) != len(self.param_names):
             raise ValueError(f"{self.name} takes {len(self.param_names)} parameters {self.param_names}, got {len(params)}")
         self.params = tuple(float(p) for p in params)
-        self.max_steps = budget or self.budget
+        self.max_steps = self.budget if budget is None else int(budget)
         self.ee: EndEffector | None = None
         self.start_state: EEState | None = None
         self.held_grip = -1.0

@@ -205,3 +205,25 @@ class Release(_Gripper):
 
     def achieved(self, s: EEState) -> bool:
         return s.opening >= 0.9
+
+
+class Hold(Primitive):
+    """Keep still (and keep the grip) for ``steps`` control steps.
+
+    Not registered as a learnable primitive: runners use it to let time pass, e.g. after a
+    learned policy picks a primitive that has nothing to do.
+    """
+
+    name = "hold"
+    param_names = ("steps",)
+
+    def start(self, ee, s, held_grip):
+        super().start(ee, s, held_grip)
+        self.max_steps = max(1, int(self.params[0]))
+
+    def step(self, s: EEState) -> Command:
+        d, _ = toward(self.ee, s, self.start_state.pos, None)
+        return Command(d, 0.0, self.held_grip)
+
+    def finished(self, s: EEState) -> bool:
+        return self.steps >= self.max_steps

@@ -57,6 +57,7 @@ class PrimitiveRunner:
         """Execute one primitive; returns its result (also appended to ``trace.calls``)."""
         s = self.ee.state(self.obs)
         prim.start(self.ee, s, self.grip)
+        self.grip = prim.held_grip  # in force even if the primitive finishes without a step
         self.trace.call_obs.append(self.obs)
         self.trace.call_start.append(len(self.trace.actions))
         total, succeeded = 0.0, False

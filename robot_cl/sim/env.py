@@ -47,6 +47,16 @@ TCP, YAW, OPENING, VEL, SLOT1, SLOT2, GOAL = (
 )
 
 
+# Fixed input normalisation for policies (centre and scale per observation value): positions
+# around the middle of the workspace in units of 20 cm, velocities in units of 0.5 m/s. Fixed
+# rather than estimated from data, so that it cannot drift from one skill to the next.
+_POS_C, _POS_S = [0.45, 0.0, 0.12], [0.2, 0.2, 0.2]
+OBS_CENTER = np.array([*_POS_C, 0, 0, 0.5, 0, 0, 0, *(_POS_C + [0] * 5), *(_POS_C + [0] * 5), *_POS_C, 0], dtype=np.float32)
+OBS_SCALE = np.array(
+    [*_POS_S, 1, 1, 0.5, 0.5, 0.5, 0.5, *(_POS_S + [1] * 4 + [0.5]), *(_POS_S + [1] * 4 + [0.5]), *_POS_S, 0.5], dtype=np.float32
+)
+
+
 def default_config() -> dict[str, Any]:
     """The household simulator's defaults (``configs/sim/household.yaml``)."""
     return load_yaml(CONFIGS_DIR / "sim" / "household.yaml")

@@ -1,0 +1,237 @@
+"""Demonstrations from the skills' scripted experts, recorded at both levels and cached on disk.
+
+Per skill, a :class:`DemoSet` holds
+
+* the raw-action level: ``obs`` (N, 29), ``actions`` (N, 5), ``episode`` (N,), and for every
+  step the primitive call in force (``step_call``) and that primitive's goal features
+  (``step_goal``: goal position, goal yaw, start gripper command -- used to train learned
+  low-level primitives);
+* the primitive level: for every call, the observation when it was decided (``call_obs``), the
+  primitive index (``call_prim``, into :data:`PRIMITIVE_NAMES`), its parameters padded to
+  ``MAX_PARAMS`` (``call_params``), its episode, step count and whether it achieved its goal.
+
+Only successful episodes are kept (the experts succeed in practically every episode). Files live
+in ``<cache>/demos/<skill>-s<first>-<last>-v<version>-<hash>.npz``: skill, seed range, format
+version and a hash of everything that changes the episodes (sim and skill config). They hold
+plain arrays only and load with ``allow_pickle=False``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from robot_cl.errors import RobotCLError
+from robot_cl.primitives import PRIMITIVES, Primitive, PrimitiveRunner
+
+DEMO_VERSION = 1
+PRIMITIVE_NAMES: tuple[str, ...] = tuple(sorted(PRIMITIVES))
+MAX_PARAMS = max(len(cls.param_names) for cls in PRIMITIVES.values())
+GOAL_FEATURES = 6  # goal x, y, z (NaN if none), goal yaw (NaN if none), start opening, primitive grip
+
+
+@dataclass
+class DemoSet:
+    """Demonstrations of one skill (see the module docstring for the arrays)."""
+
+    skill: str
+    obs: np.ndarray
+    actions: np.ndarray
+    episode: np.ndarray
+    step_call: np.ndarray
+    step_goal: np.ndarray
+    call_obs: np.ndarray
+    call_prim: np.ndarray
+    call_params: np.ndarray
+    call_episode: np.ndarray
+    call_steps: np.ndarray
+    call_achieved: np.ndarray
+    seeds: np.ndarray  # seed of each kept episode
+    attempted: int  # episodes run (kept + failed)
+
+    @property
+    def episodes(self) -> int:
+        return len(self.seeds)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
+
+    def subset(self, n_episodes: int) -> DemoSet:
+        """The first ``n_episodes`` episodes."""
+        keep_steps, keep_calls = self.episode < n_episodes, self.call_episode < n_episodes
+        call_index = np.flatnonzero(keep_calls)
+        return DemoSet(
+            self.skill,
+            self.obs[keep_steps],
+            self.actions[keep_steps],
+            self.episode[keep_steps],
+            self.step_call[keep_steps],
+            self.step_goal[keep_steps],
+            self.call_obs[call_index],
+            self.call_prim[call_index],
+            self.call_params[call_index],
+            self.call_episode[call_index],
+            self.call_steps[call_index],
+            self.call_achieved[call_index],
+            self.seeds[:n_episodes],
+            self.attempted,
+        )
+
+
+def goal_features(prim: Primitive) -> np.ndarray:
+    """What a learned low-level controller needs to imitate ``prim``: its goal and gripper mode."""
+    goal = getattr(prim, "goal_pos", None)
+    yaw = getattr(prim, "goal_yaw", None)
+    out = np.full(GOAL_FEATURES, np.nan, dtype=np.float32)
+    if goal is not None:
+        out[:3] = goal
+    if yaw is not None:
+        out[3] = yaw
+    out[4] = prim.start_state.opening
+    out[5] = prim.held_grip
+    return out
+
+
+def record_episode(env, seed: int) -> dict:
+    """Run the expert once, recording both levels. Returns arrays for one episode and its success."""
+    base = env.unwrapped
+    obs, _ = env.reset(seed=seed)
+    goals: list[np.ndarray] = []
+    step_call: list[int] = []
+    runner = PrimitiveRunner(env, base.end_effector, obs)
+    program = base.expert()
+    call_params = []
+    try:
+        prim = next(program)
+        while True:
+            k = len(runner.trace.calls)
+            # Start the primitive through the runner, recording the goal it latched on each step.
+            n_before = len(runner.trace.actions)
+            result = runner.run(prim)
+            goals.extend([goal_features(prim)] * (len(runner.trace.actions) - n_before))
+            step_call.extend([k] * (len(runner.trace.actions) - n_before))
+            params = np.zeros(MAX_PARAMS, dtype=np.float32)
+            params[: len(prim.params)] = prim.params
+            call_params.append(params)
+            if runner.done:
+                break
+            prim = program.send(result)
+    except StopIteration:
+        pass
+    finally:
+        program.close()
+    tr = runner.trace
+    return {
+        "success": tr.success,
+        "obs": np.array(tr.obs, dtype=np.float32).reshape(-1, base.observation_space.shape[0]),
+        "actions": np.array(tr.actions, dtype=np.float32).reshape(-1, base.action_space.shape[0]),
+        "step_call": np.array(step_call, dtype=np.int32),
+        "step_goal": np.array(goals, dtype=np.float32).reshape(-1, GOAL_FEATURES),
+        "call_obs": np.array(tr.call_obs, dtype=np.float32),
+        "call_prim": np.array([PRIMITIVE_NAMES.index(c.name) for c in tr.calls], dtype=np.int32),
+        "call_params": np.array(call_params, dtype=np.float32).reshape(-1, MAX_PARAMS),
+        "call_steps": np.array([c.steps for c in tr.calls], dtype=np.int32),
+        "call_achieved": np.array([c.achieved for c in tr.calls], dtype=bool),
+    }
+
+
+def generate(skill: str, seeds: list[int], sim_config: dict | None = None, skill_config: dict | None = None) -> DemoSet:
+    """Run the expert on every seed and keep the successful episodes."""
+    import robot_cl
+
+    env = robot_cl.make(skill, sim_config=sim_config, skill_config=skill_config)
+    eps, kept_seeds = [], []
+    for seed in seeds:
+        ep = record_episode(env, seed)
+        if ep["success"]:
+            eps.append(ep)
+            kept_seeds.append(seed)
+    env.close()
+    if not eps:
+        raise RobotCLError(f"the {skill} expert failed on every demonstration seed {seeds[0]}..{seeds[-1]}")
+    offsets = np.cumsum([0] + [len(e["call_prim"]) for e in eps[:-1]])
+    return DemoSet(
+        skill=skill,
+        obs=np.concatenate([e["obs"] for e in eps]),
+        actions=np.concatenate([e["actions"] for e in eps]),
+        episode=np.concatenate([np.full(len(e["obs"]), i, dtype=np.int32) for i, e in enumerate(eps)]),
+        step_call=np.concatenate([e["step_call"] + off for e, off in zip(eps, offsets)]).astype(np.int32),
+        step_goal=np.concatenate([e["step_goal"] for e in eps]),
+        call_obs=np.concatenate([e["call_obs"] for e in eps]),
+        call_prim=np.concatenate([e["call_prim"] for e in eps]),
+        call_params=np.concatenate([e["call_params"] for e in eps]),
+        call_episode=np.concatenate([np.full(len(e["call_prim"]), i, dtype=np.int32) for i, e in enumerate(eps)]),
+        call_steps=np.concatenate([e["call_steps"] for e in eps]),
+        call_achieved=np.concatenate([e["call_achieved"] for e in eps]),
+        seeds=np.array(kept_seeds, dtype=np.int64),
+        attempted=len(seeds),
+    )
+
+
+def cache_key(skill: str, seeds: range, sim_config: dict | None, skill_config: dict | None) -> str:
+    """File name: skill, seed range, format version and a hash of the episode-defining config."""
+    blob = json.dumps({"sim": sim_config, "skill": skill_config, "primitives": PRIMITIVE_NAMES}, sort_keys=True, default=str)
+    digest = hashlib.sha1(blob.encode()).hexdigest()[:10]
+    return f"{skill}-s{seeds.start}-{seeds.stop - 1}-v{DEMO_VERSION}-{digest}.npz"
+
+
+def save(demos: DemoSet, path: Path) -> None:
+    """Atomic write: a crash never leaves a truncated cache file under the final name."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    arrays = {k: v for k, v in vars(demos).items() if isinstance(v, np.ndarray)}
+    with open(tmp, "wb") as f:
+        np.savez(f, skill=np.array(demos.skill), attempted=np.array(demos.attempted), **arrays)
+    tmp.replace(path)
+
+
+def load(path: Path) -> DemoSet:
+    """Read a cache file (plain arrays, no pickle)."""
+    with np.load(path, allow_pickle=False) as z:
+        fields = {k: z[k] for k in z.files}
+    return DemoSet(skill=str(fields.pop("skill")), attempted=int(fields.pop("attempted")), **fields)
+
+
+def _generate_and_save(args: tuple) -> str:
+    skill, seeds, sim_config, skill_config, path = args
+    save(generate(skill, list(seeds), sim_config, skill_config), Path(path))
+    return path
+
+
+def load_or_generate(
+    skills: list[str],
+    seeds: range,
+    cache_dir: Path,
+    sim_config: dict | None = None,
+    skill_configs: dict[str, dict] | None = None,
+    workers: int = 1,
+) -> dict[str, DemoSet]:
+    """Demonstrations for every skill: from the cache when present, otherwise generated (in parallel)."""
+    skill_configs = skill_configs or {}
+    paths = {s: cache_dir / "demos" / cache_key(s, seeds, sim_config, skill_configs.get(s)) for s in skills}
+    missing = [(s, seeds, sim_config, skill_configs.get(s), str(p)) for s, p in paths.items() if not p.exists()]
+    if missing:
+        if workers > 1 and len(missing) > 1:
+            import multiprocessing as mp
+
+            with ProcessPoolExecutor(max_workers=min(workers, len(missing)), mp_context=mp.get_context("spawn")) as pool:
+                list(pool.map(_generate_and_save, missing))
+        else:
+            for job in missing:
+                _generate_and_save(job)
+    out = {}
+    for s, p in paths.items():
+        try:
+            out[s] = load(p)
+        except Exception as e:  # a corrupt cache file: say so, regenerate it
+            print(f"warning: demonstration cache {p} is unreadable ({type(e).__name__}); regenerating it")
+            _generate_and_save((s, seeds, sim_config, skill_configs.get(s), str(p)))
+            out[s] = load(p)
+    return out

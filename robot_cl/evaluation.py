@@ -1,0 +1,173 @@
+"""Roll out learned policies: success rates (Continual World's "success at any step") and videos.
+
+Evaluation can run in worker processes (``workers > 1``): each worker rebuilds the policy from its
+``spec()`` and weights and keeps one environment per skill. Every episode is seeded, so results do
+not depend on how episodes are spread over workers.
+"""
+
+from __future__ import annotations
+
+import io
+import multiprocessing as mp
+from concurrent.futures import ProcessPoolExecutor
+from typing import Any
+
+import numpy as np
+import torch
+
+from robot_cl.policies import HierarchicalPolicy, Policy, build_policy
+from robot_cl.primitives import Hold, PrimitiveRunner
+
+
+def rollout(env, policy: Policy, task: int, seed: int, frames: list | None = None, every: int = 2) -> dict[str, Any]:
+    """One episode; returns success (at any step), steps and primitive decisions."""
+    obs, _ = env.reset(seed=seed)
+    base = env.unwrapped
+    if frames is not None:
+        frames.append(env.render())
+    counter = [0]
+
+    def grab(*_):
+        counter[0] += 1
+        if frames is not None and counter[0] % every == 0:
+            frames.append(env.render())
+
+    if isinstance(policy, HierarchicalPolicy):
+        runner = PrimitiveRunner(env, base.end_effector, obs, on_step=grab)
+        decisions = 0
+        while not runner.done:
+            result = runner.run(policy.decide(runner.obs, task))
+            decisions += 1
+            if result.steps == 0:  # a no-op decision: let time pass so the episode still ends
+                runner.run(Hold(1))
+        return {"success": runner.trace.success, "steps": len(runner.trace.actions), "decisions": decisions}
+    success, steps, done = False, 0, False
+    while not done:
+        obs, _, terminated, truncated, info = env.step(policy.act(obs, task))
+        grab()
+        success |= bool(info.get("success", False))
+        steps += 1
+        done = terminated or truncated
+    return {"success": success, "steps": steps, "decisions": steps}
+
+
+# -- worker side -----------------------------------------------------------------------------------
+_ENVS: dict[tuple, Any] = {}
+_POLICY: dict[str, Any] = {"key": None, "policy": None}
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+
+
+def _env(skill: str, sim_config: dict | None, skill_config: dict | None):
+    import json
+
+    import robot_cl
+
+    key = (skill, json.dumps(sim_config, sort_keys=True), json.dumps(skill_config, sort_keys=True))
+    if key not in _ENVS:
+        _ENVS[key] = robot_cl.make(skill, sim_config=sim_config, skill_config=skill_config)
+    return _ENVS[key]
+
+
+def _policy(spec: dict, weights: bytes, key: int) -> Policy:
+    if _POLICY["key"] != key:
+        policy = build_policy(spec)
+        policy.load_state_dict(torch.load(io.BytesIO(weights), weights_only=True))
+        policy.eval()
+        _POLICY["key"], _POLICY["policy"] = key, policy
+    return _POLICY["policy"]
+
+
+def _episodes(job: tuple) -> list[dict[str, Any]]:
+    spec, weights, key, skill, task, seeds, sim_config, skill_config = job
+    env, policy = _env(skill, sim_config, skill_config), _policy(spec, weights, key)
+    return [rollout(env, policy, task, s) for s in seeds]
+
+
+class Evaluator:
+    """Success rates of a policy on skills, in-process or over a pool of worker processes."""
+
+    def __init__(self, workers: int = 1, sim_config: dict | None = None, skill_configs: dict[str, dict] | None = None) -> None:
+        self.workers = max(1, int(workers))
+        self.sim_config, self.skill_configs = sim_config, skill_configs or {}
+        self.pool: ProcessPoolExecutor | None = None
+        self._key = 0
+
+    def __enter__(self) -> Evaluator:
+        if self.workers > 1:
+            self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+            self.pool = None
+
+    def episodes(self, policy: Policy, skill: str, task: int, seeds: list[int]) -> list[dict[str, Any]]:
+        """Roll out one episode per seed (results in seed order)."""
+        return self.many(policy, [(skill, task, seeds)])[0]
+
+    def many(self, policy: Policy, requests: list[tuple[str, int, list[int]]]) -> list[list[dict[str, Any]]]:
+        """Several (skill, task, seeds) requests with the same weights, spread over the workers."""
+        spec = policy.spec()
+        buf = io.BytesIO()
+        torch.save({k: v.detach().cpu() for k, v in policy.state_dict().items()}, buf)
+        weights = buf.getvalue()
+        self._key += 1
+        jobs, slots = [], []
+        for r, (skill, task, seeds) in enumerate(requests):
+            chunks = np.array_split(np.asarray(seeds), min(len(seeds), self.workers * 2)) if self.pool else [np.asarray(seeds)]
+            for c in chunks:
+                if len(c):
+                    jobs.append(
+                        (
+                            spec,
+                            weights,
+                            self._key,
+                            skill,
+                            task,
+                            [int(s) for s in c],
+                            self.sim_config,
+                            self.skill_configs.get(skill),
+                        )
+                    )
+                    slots.append(r)
+        results = self.pool.map(_episodes, jobs) if self.pool else map(_episodes, jobs)
+        out: list[list[dict[str, Any]]] = [[] for _ in requests]
+        for r, res in zip(slots, results):
+            out[r].extend(res)
+        return out
+
+    def success_rates(self, policy: Policy, skills: list[str], tasks: list[int], seeds: list[int]) -> list[float]:
+        """Fraction of successful episodes for each (skill, task)."""
+        res = self.many(policy, [(s, t, seeds) for s, t in zip(skills, tasks)])
+        return [float(np.mean([e["success"] for e in r])) for r in res]
+
+
+def record(
+    policy: Policy,
+    skill: str,
+    task: int,
+    seed: int,
+    path,
+    sim_config=None,
+    skill_config=None,
+    width=320,
+    height=240,
+    every: int = 2,
+) -> dict[str, Any]:
+    """Render one evaluation episode of the learned policy to an mp4."""
+    import robot_cl
+    from robot_cl.video import write_video
+
+    env = robot_cl.make(
+        skill, render_mode="rgb_array", sim_config=sim_config, skill_config=skill_config, width=width, height=height
+    )
+    frames: list[np.ndarray] = []
+    out = rollout(env, policy, task, seed, frames=frames, every=every)
+    fps = max(1, round(env.unwrapped.metadata["render_fps"] / every))
+    env.close()
+    write_video(path, frames, fps)
+    return {**out, "path": str(path)}

@@ -1,0 +1,120 @@
+"""Learners: how a policy is trained on one task. ``bc`` = behaviour cloning from demonstrations."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+
+from robot_cl.errors import ConfigError, choices
+from robot_cl.policies import Policy
+from robot_cl.strategies import Data, Plugin
+
+
+def sample(data: Data, batch_size: int, gen: torch.Generator) -> Data:
+    """A random minibatch from every group of the dataset (with replacement)."""
+    out = {}
+    for g, group in data.items():
+        n = len(next(iter(group.values())))
+        idx = torch.randint(n, (batch_size,), generator=gen).to(next(iter(group.values())).device)
+        out[g] = {k: v[idx] for k, v in group.items()}
+    return out
+
+
+class BCLearner:
+    """Behaviour cloning with continual-learning hooks (see :mod:`robot_cl.strategies`).
+
+    Each task: the plugins may change the training data, then ``updates`` Adam steps on random
+    minibatches of the policy's loss plus the plugins' penalties, with the plugins allowed to edit
+    gradients after backward and to act after each update and after the task.
+    """
+
+    name = "bc"
+
+    def __init__(self, policy: Policy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
+        self.policy, self.cfg, self.plugins, self.device = policy, cfg, plugins, device
+        self.batch_size = int(cfg["batch_size"])
+        self.lr = float(cfg["lr"])
+        self.grad_clip = float(cfg.get("grad_clip", 0) or 0)
+        self.optimizer = self.make_optimizer()
+        self.total_updates = 0
+
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.policy.parameters(), lr=self.lr, weight_decay=float(self.cfg.get("weight_decay", 0.0)))
+
+    def updates_for(self, data: Data) -> int:
+        """Updates per task: ``updates`` fixed, or ``epochs`` passes over the task's data."""
+        if self.cfg.get("epochs"):
+            n = max(len(next(iter(g.values()))) for g in data.values())
+            return max(1, int(self.cfg["epochs"] * n / self.batch_size))
+        return int(self.cfg["updates"])
+
+    def train_task(
+        self,
+        task: int,
+        data: Data,
+        updates: int,
+        seed: int,
+        on_update: Callable[[int, dict[str, float]], None] | None = None,
+        checkpoints: dict[int, Callable[[int], None]] | None = None,
+    ) -> dict[str, Any]:
+        """Train on one task. ``checkpoints`` maps update counts to callbacks (e.g. evaluation)."""
+        data = {g: {k: v.to(self.device) for k, v in group.items()} for g, group in data.items()}
+        for p in self.plugins:
+            data = p.training_data(self, task, data)
+        if self.cfg.get("reset_optimizer", True):  # also picks up modules added for this task
+            self.optimizer = self.make_optimizer()
+        for p in self.plugins:
+            p.before_training_task(self, task, data)
+        gen = torch.Generator().manual_seed(seed)
+        self.policy.train()
+        t0, info = time.perf_counter(), {}
+        for u in range(1, updates + 1):
+            batch = sample(data, self.batch_size, gen)
+            loss, info = self.policy.loss(batch)
+            for p in self.plugins:
+                extra = p.penalty(self, batch)
+                if extra is not None:
+                    loss = loss + extra
+                    info[f"{p.name}_penalty"] = float(extra.detach())
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            for p in self.plugins:
+                p.after_backward(self, batch)
+            if self.grad_clip > 0:
+                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.grad_clip)
+            self.optimizer.step()
+            for p in self.plugins:
+                p.after_update(self)
+            self.total_updates += 1
+            info["loss"] = float(loss.detach())
+            if on_update is not None:
+                on_update(u, info)
+            if checkpoints and u in checkpoints:
+                self.policy.eval()
+                checkpoints[u](u)
+                self.policy.train()
+        self.policy.eval()
+        for p in self.plugins:
+            p.after_training_task(self, task, data)
+        return {"updates": updates, "seconds": time.perf_counter() - t0, **info}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "total_updates": self.total_updates}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer = self.make_optimizer()
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.total_updates = int(state["total_updates"])
+
+
+LEARNERS = {"bc": BCLearner}
+
+
+def make_learner(cfg: dict, policy: Policy, plugins: list[Plugin], device: torch.device) -> BCLearner:
+    name = cfg.get("name")
+    if name not in LEARNERS:
+        raise ConfigError(f"unknown learner {name!r}; valid: {choices(LEARNERS)}")
+    return LEARNERS[name](policy, cfg, plugins, device)
