@@ -47,10 +47,6 @@ def _merge_open(base: dict, override: Mapping, where: str) -> dict:
     if where.rsplit(".", 1)[-1] in OPEN_SECTIONS:
         out = copy.deepcopy(base)
         for k, v in override.items():
-            out[k] = (
-                _merge_open(out[k], v, f"{where}.{k}")
-                if isinstance(out.get(k), dict) and isinstance(v, Mapping)
-                else copy.deepcopy(v)
-            )
+            out[k] = _merge_open(out[k], v, f"{where}.{k}") if isinstance(out.get(k), dict) and isinstance(v, Mapping) else copy.deepcopy(v)
         return out
     return merge(base, override, where)

@@ -103,40 +103,19 @@ def record_episode(env, seed: int) -> dict:
     """Run the expert once, recording both levels. Returns arrays for one episode and its success."""
     base = env.unwrapped
     obs, _ = env.reset(seed=seed)
-    goals: list[np.ndarray] = []
-    step_call: list[int] = []
-    runner = PrimitiveRunner(env, base.end_effector, obs)
-    program = base.expert()
-    call_params = []
-    try:
-        prim = next(program)
-        while True:
-            k = len(runner.trace.calls)
-            # Start the primitive through the runner, recording the goal it latched on each step.
-            n_before = len(runner.trace.actions)
-            result = runner.run(prim)
-            goals.extend([goal_features(prim)] * (len(runner.trace.actions) - n_before))
-            step_call.extend([k] * (len(runner.trace.actions) - n_before))
-            params = np.zeros(MAX_PARAMS, dtype=np.float32)
-            params[: len(prim.params)] = prim.params
-            call_params.append(params)
-            if runner.done:
-                break
-            prim = program.send(result)
-    except StopIteration:
-        pass
-    finally:
-        program.close()
-    tr = runner.trace
+    tr = PrimitiveRunner(env, base.end_effector, obs).run_program(base.expert())
+    params = np.zeros((len(tr.calls), MAX_PARAMS), dtype=np.float32)
+    for i, c in enumerate(tr.calls):
+        params[i, : len(c.params)] = c.params
     return {
         "success": tr.success,
         "obs": np.array(tr.obs, dtype=np.float32).reshape(-1, base.observation_space.shape[0]),
         "actions": np.array(tr.actions, dtype=np.float32).reshape(-1, base.action_space.shape[0]),
-        "step_call": np.array(step_call, dtype=np.int32),
-        "step_goal": np.array(goals, dtype=np.float32).reshape(-1, GOAL_FEATURES),
+        "step_call": np.array(tr.step_call, dtype=np.int32),
+        "step_goal": np.array([goal_features(tr.prims[c]) for c in tr.step_call], dtype=np.float32).reshape(-1, GOAL_FEATURES),
         "call_obs": np.array(tr.call_obs, dtype=np.float32),
         "call_prim": np.array([PRIMITIVE_NAMES.index(c.name) for c in tr.calls], dtype=np.int32),
-        "call_params": np.array(call_params, dtype=np.float32).reshape(-1, MAX_PARAMS),
+        "call_params": params,
         "call_steps": np.array([c.steps for c in tr.calls], dtype=np.int32),
         "call_achieved": np.array([c.achieved for c in tr.calls], dtype=bool),
     }

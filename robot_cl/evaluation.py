@@ -7,8 +7,11 @@ not depend on how episodes are spread over workers.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import multiprocessing as mp
+import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
 
@@ -53,7 +56,7 @@ def rollout(env, policy: Policy, task: int, seed: int, frames: list | None = Non
 
 # -- worker side -----------------------------------------------------------------------------------
 _ENVS: dict[tuple, Any] = {}
-_POLICY: dict[str, Any] = {"key": None, "policy": None}
+_POLICY: dict[str, Any] = {"key": None, "policy": None}  # the last policy rebuilt in this process
 
 
 def _worker_init() -> None:
@@ -71,7 +74,7 @@ def _env(skill: str, sim_config: dict | None, skill_config: dict | None):
     return _ENVS[key]
 
 
-def _policy(spec: dict, weights: bytes, key: int) -> Policy:
+def _policy(spec: dict, weights: bytes, key: str) -> Policy:
     if _POLICY["key"] != key:
         policy = build_policy(spec)
         policy.load_state_dict(torch.load(io.BytesIO(weights), weights_only=True))
@@ -93,7 +96,7 @@ class Evaluator:
         self.workers = max(1, int(workers))
         self.sim_config, self.skill_configs = sim_config, skill_configs or {}
         self.pool: ProcessPoolExecutor | None = None
-        self._key = 0
+        self.env_steps, self.seconds = 0, 0.0  # totals over all calls, for steps/s logging
 
     def __enter__(self) -> Evaluator:
         if self.workers > 1:
@@ -115,7 +118,8 @@ class Evaluator:
         buf = io.BytesIO()
         torch.save({k: v.detach().cpu() for k, v in policy.state_dict().items()}, buf)
         weights = buf.getvalue()
-        self._key += 1
+        # Workers (and this process) cache the rebuilt policy under a key naming exactly these weights.
+        key = hashlib.sha1(weights + json.dumps(spec, sort_keys=True).encode()).hexdigest()
         jobs, slots = [], []
         for r, (skill, task, seeds) in enumerate(requests):
             chunks = np.array_split(np.asarray(seeds), min(len(seeds), self.workers * 2)) if self.pool else [np.asarray(seeds)]
@@ -125,7 +129,7 @@ class Evaluator:
                         (
                             spec,
                             weights,
-                            self._key,
+                            key,
                             skill,
                             task,
                             [int(s) for s in c],
@@ -134,10 +138,13 @@ class Evaluator:
                         )
                     )
                     slots.append(r)
+        t0 = time.perf_counter()
         results = self.pool.map(_episodes, jobs) if self.pool else map(_episodes, jobs)
         out: list[list[dict[str, Any]]] = [[] for _ in requests]
         for r, res in zip(slots, results):
             out[r].extend(res)
+        self.seconds += time.perf_counter() - t0
+        self.env_steps += sum(e["steps"] for episodes in out for e in episodes)
         return out
 
     def success_rates(self, policy: Policy, skills: list[str], tasks: list[int], seeds: list[int]) -> list[float]:
@@ -162,9 +169,7 @@ def record(
     import robot_cl
     from robot_cl.video import write_video
 
-    env = robot_cl.make(
-        skill, render_mode="rgb_array", sim_config=sim_config, skill_config=skill_config, width=width, height=height
-    )
+    env = robot_cl.make(skill, render_mode="rgb_array", sim_config=sim_config, skill_config=skill_config, width=width, height=height)
     frames: list[np.ndarray] = []
     out = rollout(env, policy, task, seed, frames=frames, every=every)
     fps = max(1, round(env.unwrapped.metadata["render_fps"] / every))

@@ -15,7 +15,7 @@ class RunLogger:
     def __init__(self, run_dir: Path, tensorboard: bool = True) -> None:
         self.path = Path(run_dir) / "log.csv"
         new = not self.path.exists()
-        self._file = open(self.path, "a", newline="")
+        self._file = open(self.path, "a", newline="")  # noqa: SIM115 -- kept open for the whole run, closed by close()
         self._csv = csv.writer(self._file)
         if new:
             self._csv.writerow(self.FIELDS)

@@ -16,6 +16,7 @@ Every policy exposes ``dataset(demos, task)`` (training tensors), ``loss(batch)`
 
 from __future__ import annotations
 
+import itertools
 import math
 from typing import Any
 
@@ -33,7 +34,7 @@ Batch = dict[str, dict[str, torch.Tensor]]
 def mlp(sizes: list[int], layer_norm: bool = False) -> nn.Sequential:
     """Linear layers with ReLU between them (and LayerNorm after the first, if asked)."""
     layers: list[nn.Module] = []
-    for i, (a, b) in enumerate(zip(sizes[:-1], sizes[1:])):
+    for i, (a, b) in enumerate(itertools.pairwise(sizes)):
         layers.append(nn.Linear(a, b))
         if i < len(sizes) - 2:
             if layer_norm and i == 0:
@@ -197,6 +198,9 @@ class LowLevelNet(nn.Module):
     def __init__(self, hidden: list[int]) -> None:
         super().__init__()
         self.net = mlp([self.in_dim, *hidden, 5])
+        # Near the goal the controllers' commands are linear in the goal-relative features: a linear
+        # path lets the network match them precisely, so learned primitives converge like the originals.
+        self.linear = nn.Linear(self.in_dim, 5)
 
     @staticmethod
     def features(prim: torch.Tensor, goal: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
@@ -211,7 +215,7 @@ class LowLevelNet(nn.Module):
         return torch.cat([onehot, dpos.clamp(-3, 3), dyaw, has_pos, has_yaw, rest], dim=1)
 
     def forward(self, feats: torch.Tensor) -> torch.Tensor:
-        return torch.tanh(self.net(feats))
+        return torch.tanh(self.net(feats) + self.linear(feats))
 
 
 class HierarchicalPolicy(Policy):
@@ -362,9 +366,7 @@ def build_policy(spec: dict[str, Any]) -> Policy:
     name = spec["cfg"].get("name")
     if name not in POLICIES:
         raise ConfigError(f"unknown policy {name!r}; valid: {choices(POLICIES)}")
-    policy = POLICIES[name](
-        spec["cfg"], spec["obs_dim"], spec["act_dim"], spec["n_tasks"], spec.get("obs_center"), spec.get("obs_scale")
-    )
+    policy = POLICIES[name](spec["cfg"], spec["obs_dim"], spec["act_dim"], spec["n_tasks"], spec.get("obs_center"), spec.get("obs_scale"))
     for t in range(spec.get("tasks_added", 0)):
         policy.add_task(t)
     return policy

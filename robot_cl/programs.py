@@ -53,9 +53,7 @@ def place(target: np.ndarray, yaw: float, carry_height: float, release_height: f
     return released.achieved
 
 
-def pull_handle(
-    locate: Locate, displacement, approach: float = 0.07, offset: float = -0.005, retreat: float | None = None
-) -> SubProgram:
+def pull_handle(locate: Locate, displacement, approach: float = 0.07, offset: float = -0.005, retreat: float | None = None) -> SubProgram:
     """Grasp a handle, pull it by ``displacement`` (dx, dy, dz), let go and move up by ``retreat``."""
     if not (yield from grasp_at(locate, approach, offset)):
         return False

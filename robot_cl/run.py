@@ -40,6 +40,7 @@ from robot_cl.skills import get_skill
 from robot_cl.strategies import STRATEGIES, make_plugins
 
 METRICS_VERSION = 1
+REFERENCE_VERSION = 1  # bump when training or evaluation changes, so cached reference runs are redone
 # Config keys that do not change results (a run may be resumed with different values).
 NON_RESULT_KEYS = ("resume", "resume_from", "workers", "threads", "progress", "device", "run_name", "cache_dir")
 
@@ -95,9 +96,7 @@ def validate(cfg: dict) -> None:
     ev = cfg["eval"]
     for key in ("episodes", "curve_episodes", "seed_start"):
         _expect(_is_int(ev[key]) and ev[key] > 0, f"eval.{key} must be a positive integer, got {ev[key]!r}")
-    _expect(
-        _is_int(ev["curve_points"]) and ev["curve_points"] >= 1, f"eval.curve_points must be >= 1, got {ev['curve_points']!r}"
-    )
+    _expect(_is_int(ev["curve_points"]) and ev["curve_points"] >= 1, f"eval.curve_points must be >= 1, got {ev['curve_points']!r}")
     _expect(ev["seed_start"] >= cur["demo_seed"] + cur["demos"], "eval.seed_start must be above the demonstration seeds")
     rec = ev["recovery"]
     for key in ("check_every", "max_updates", "episodes"):
@@ -165,6 +164,7 @@ def curve_schedule(updates: int, points: int) -> list[int]:
 
 def reference_key(cfg: dict, skill: str, task: int, n_tasks: int) -> str:
     blob = {
+        "version": REFERENCE_VERSION,
         "skill": skill,
         "task": task,
         "n_tasks": n_tasks,
@@ -228,9 +228,7 @@ def measure_recovery(cfg, policy, skills, all_demos, matrix, curves, refs, evalu
         entry: dict[str, Any] = {"best": best, "final": final, "updates": None, "scratch_updates": None, "ratio": None}
         ref = refs.get(skill)
         if ref is not None and max(ref["curve"]) > 0:
-            entry["scratch_updates"] = metrics.updates_to_reach(
-                ref["curve"], ref["curve_updates"], rc["threshold"] * max(ref["curve"])
-            )
+            entry["scratch_updates"] = metrics.updates_to_reach(ref["curve"], ref["curve_updates"], rc["threshold"] * max(ref["curve"]))
         if best <= 0:
             out[skill] = entry  # never learned: nothing to recover
             continue
@@ -304,14 +302,11 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
     state = None
     if checkpoint.available(ckpt_dir):
         if not cfg["resume"]:
-            raise ConfigError(
-                f"{run_dir} already holds checkpoints of a run; resume=true continues it, or choose a new hydra.run.dir"
-            )
+            raise ConfigError(f"{run_dir} already holds checkpoints of a run; resume=true continues it, or choose a new hydra.run.dir")
         state = checkpoint.load(ckpt_dir, cfg["resume_from"])
         if state["config_hash"] != chash:
             raise ConfigError(
-                f"{run_dir} holds a run with a different configuration; resume it with the same overrides, "
-                f"or choose a new hydra.run.dir"
+                f"{run_dir} holds a run with a different configuration; resume it with the same overrides, or choose a new hydra.run.dir"
             )
     say = print
     timer = Timer(state["wall_clock_s"] if state else None)
@@ -375,6 +370,7 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
         schedule = curve_schedule(updates, ev["curve_points"])
         for stage in range(start, T):
             skill = skills[stage]
+            torch.manual_seed(stage_seed(cfg["seed"], 100 + stage))  # the new module's initialisation, same after a resume
             policy.add_task(stage)
             data = policy.dataset(all_demos[skill], stage)
             before = results["matrix"][-1][stage] if results["matrix"] else (results["init"] or [0.0] * T)[stage]
@@ -382,7 +378,7 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
             bar = _progress(cfg["progress"], updates, f"stage {stage} {skill}")
             t_train = time.perf_counter()
 
-            def on_update(u, info, stage=stage, bar=bar, t0=t_train):
+            def on_update(u, info, stage=stage, skill=skill, bar=bar, t0=t_train):
                 if bar is not None:
                     bar.update(1)
                 if u % 100 == 0 or u == updates:
@@ -394,7 +390,7 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
                     if bar is not None:
                         bar.set_postfix(loss=f"{info['loss']:.4f}", ups=f"{ups:.0f}")
 
-            def at_checkpoint(u, stage=stage, skill=skill):
+            def at_checkpoint(u, stage=stage, skill=skill, curve=curve):
                 if u == schedule[-1]:
                     return  # the stage-end point is the full evaluation below
                 with timer("evaluation"):
@@ -425,6 +421,7 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
             for j, s in enumerate(skills):
                 log.scalar("eval", "success", row[j], stage, stage, s)
             log.scalar("eval", "episodes_per_s", len(skills) * len(eval_seeds) / max(eval_seconds, 1e-9), stage, stage)
+            log.scalar("eval", "env_steps_per_s", evaluator.env_steps / max(evaluator.seconds, 1e-9), stage, stage)
             log.flush()
             say(f"stage {stage} {skill:<26} " + " ".join(f"{v:.2f}" for v in row))
             checkpoint.save(
@@ -446,9 +443,7 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
         recovery = {}
         if ev["recovery"]["enabled"]:
             with timer("recovery"):
-                recovery = measure_recovery(
-                    cfg, policy, skills, all_demos, results["matrix"], results["curves"], refs, evaluator, device
-                )
+                recovery = measure_recovery(cfg, policy, skills, all_demos, results["matrix"], results["curves"], refs, evaluator, device)
 
     videos = {}
     if ev["video"]["enabled"]:
@@ -499,9 +494,7 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
     log.close()
     say(reports.summary_table(skills, results["matrix"], m))
     say("wall-clock (s): " + ", ".join(f"{k} {v:.0f}" for k, v in m["wall_clock_s"].items()))
-    say(
-        f"outputs: {run_dir} (metrics.json, matrix.csv, matrix.png, success_over_stages.png, log.csv, tensorboard/, checkpoints/)"
-    )
+    say(f"outputs: {run_dir} (metrics.json, matrix.csv, matrix.png, success_over_stages.png, log.csv, tensorboard/, checkpoints/)")
     if videos:
         say(f"videos: {resolve(ev['video']['dir'])}")
     return m

@@ -81,7 +81,7 @@ def test_model_is_compiled_once_per_env(monkeypatch):
 
 def test_success_is_reported_in_info_and_reward_is_dense():
     env = robot_cl.make("open_drawer")
-    obs, info = env.reset(seed=0)
+    _, info = env.reset(seed=0)
     assert info["success"] is False
     rewards = []
     for _ in range(5):

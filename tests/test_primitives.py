@@ -646,6 +646,6 @@ def test_primitives_and_programs_do_not_import_mujoco():
 
 
 def test_zero_budget_is_respected():
-    runner, env, _ = make_runner(pos=(0.0, 0.0, 0.2))
+    runner, _, _ = make_runner(pos=(0.0, 0.0, 0.2))
     res = runner.run(Reach(0.3, 0.0, 0.2, 0.0, budget=0))
     assert res.steps == 0 and not res.achieved

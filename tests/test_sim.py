@@ -13,7 +13,7 @@ from robot_cl.sim.panda import ARM_JOINTS, GAZ_INERTIA, parse_urdf, urdf_path
 
 
 def test_panda_is_built_from_the_urdf_kinematics():
-    links, joints = parse_urdf(urdf_path())
+    _, joints = parse_urdf(urdf_path())
     env = robot_cl.make("press_button").unwrapped
     m = env.model
     for j in joints:

@@ -109,7 +109,7 @@ def test_duplicate_skill_name_from_another_file_is_refused(tmp_path):
             def expert(self, s): yield from ()
         """,
     )
-    with pytest.raises(SkillError, match="already defined in open_drawer.py"):
+    with pytest.raises(SkillError, match=r"already defined in open_drawer\.py"):
         load_skill_file(path)
 
 

@@ -24,6 +24,8 @@ class Trace:
     calls: list[PrimitiveResult] = field(default_factory=list)
     call_obs: list[np.ndarray] = field(default_factory=list)  # observation when each call started
     call_start: list[int] = field(default_factory=list)  # step index where each call started
+    prims: list[Primitive] = field(default_factory=list)  # the primitives themselves (with their latched goals)
+    step_call: list[int] = field(default_factory=list)  # index of the call in force at each step
 
     @property
     def success(self) -> bool:
@@ -60,12 +62,15 @@ class PrimitiveRunner:
         self.grip = prim.held_grip  # in force even if the primitive finishes without a step
         self.trace.call_obs.append(self.obs)
         self.trace.call_start.append(len(self.trace.actions))
+        self.trace.prims.append(prim)
+        call = len(self.trace.calls)
         total, succeeded = 0.0, False
         while not self.done and not prim.finished(s):
             cmd = prim.command(s)
             self.grip = cmd.grip
             action = self.ee.action(cmd)
             self.trace.obs.append(self.obs)
+            self.trace.step_call.append(call)
             obs, reward, terminated, truncated, info = self.env.step(action)
             ok = bool(info.get(self.success_key, False))
             self.trace.actions.append(action)

@@ -138,9 +138,7 @@ def rpy_to_quat(rpy: np.ndarray) -> np.ndarray:
         math.cos(y / 2),
         math.sin(y / 2),
     )
-    return np.array(
-        [cr * cp * cy + sr * sp * sy, sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy, cr * cp * sy - sr * sp * cy]
-    )
+    return np.array([cr * cp * cy + sr * sp * sy, sr * cp * cy - cr * sp * sy, cr * sp * cy + sr * cp * sy, cr * cp * sy - sr * sp * cy])
 
 
 def add_panda(spec: mujoco.MjSpec, mount: mujoco.MjsBody, cfg: dict) -> None:

@@ -105,9 +105,7 @@ class Scene:
             kind, _, target = text.partition(":")
             table = {"site": self._sites, "body": self._bodies, "joint": self._joints}.get(kind)
             if kind not in kinds or table is None or target not in table:
-                raise ConfigError(
-                    f"entity {name!r}: cannot resolve {text!r} (expected one of {kinds} followed by a name in the scene)"
-                )
+                raise ConfigError(f"entity {name!r}: cannot resolve {text!r} (expected one of {kinds} followed by a name in the scene)")
             return kind, table[target]
 
         pos = ref(spec.get("pos"), ("site", "body"))

@@ -1,0 +1,104 @@
+"""Run strategy x policy combinations on a curriculum and tabulate them like Continual World's Table 2.
+
+    python benchmarks/strategies.py                                   # finetune, multitask x flat, hierarchical
+    python benchmarks/strategies.py --strategies finetune multitask --policies hierarchical --seeds 0 1
+    python benchmarks/strategies.py --write docs/results.md           # also replace the table in a markdown file
+
+Each combination is one ``robot-cl`` run (its own run directory under outputs/, so finished runs are
+reused and interrupted ones resume). The table reports, per combination (mean +- std over seeds
+when several): average success, forgetting, Continual World forward transfer (fwt_auc), GEM
+backward transfer, LIBERO NBT and AUC, recovery (mean updates to get back to 90 % of each skill's
+best, and the mean ratio to learning from scratch), final/first-stage parameters, stored memory
+and wall-clock.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- strategies-table:begin -->", "<!-- strategies-table:end -->"
+
+
+def run_one(policy: str, strategy: str, seed: int, extra: list[str]) -> dict:
+    args = [sys.executable, "-m", "robot_cl.cli", f"policy={policy}", f"strategy={strategy}", f"seed={seed}", "progress=false", *extra]
+    out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise SystemExit(f"run failed ({' '.join(args[3:])}):\n{out.stderr[-3000:]}")
+    run_dir = next(line.split()[1] for line in out.stdout.splitlines() if line.startswith("outputs: "))
+    return json.loads((Path(run_dir) / "metrics.json").read_text())
+
+
+def fmt(values: list[float | None], digits: int = 2) -> str:
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return "n/a"
+    if len(vals) == 1:
+        return f"{vals[0]:.{digits}f}"
+    return f"{np.mean(vals):.{digits}f} ± {np.std(vals):.{digits}f}"
+
+
+def row(policy: str, strategy: str, runs: list[dict]) -> str:
+    def recov(m, key):
+        vals = [r[key] for r in m["recovery"].values() if r.get(key) is not None]
+        return float(np.mean(vals)) if vals else None
+
+    cells = [
+        strategy,
+        policy,
+        fmt([m["avg_success"] for m in runs]),
+        fmt([m["forgetting"] for m in runs]),
+        fmt([m["fwt_auc"] for m in runs]),
+        fmt([m["bwt"] for m in runs]),
+        fmt([m["libero_nbt"] for m in runs]),
+        fmt([m["libero_auc"] for m in runs]),
+        fmt([recov(m, "updates") for m in runs], 0),
+        fmt([recov(m, "ratio") for m in runs]),
+        fmt([m["params"][-1] / m["params"][0] for m in runs]),
+        fmt([m["memory_bytes"][-1] / 1e6 for m in runs], 1),
+        fmt([sum(m["wall_clock_s"].values()) / 60 for m in runs], 1),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+HEADER = (
+    "| strategy | policy | avg success | forgetting | fwt_auc | bwt | LIBERO NBT | LIBERO AUC | recovery updates | recovery ratio "
+    "| params final/first | memory MB | wall-clock min |\n|" + "---|" * 13
+)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--strategies", nargs="+", default=["finetune", "multitask"])
+    p.add_argument("--policies", nargs="+", default=["flat", "hierarchical"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--write", default=None, help="markdown file whose table (between the marker comments) is replaced")
+    p.add_argument("overrides", nargs="*", help="extra robot-cl overrides, e.g. curriculum=household_all")
+    args = p.parse_args(argv)
+
+    lines = [HEADER]
+    for strategy in args.strategies:
+        for policy in args.policies:
+            runs = [run_one(policy, strategy, s, args.overrides) for s in args.seeds]
+            lines.append(row(policy, strategy, runs))
+            print(lines[-1], flush=True)
+    table = "\n".join(lines)
+    print(table)
+    if args.write:
+        path = ROOT / args.write
+        text = path.read_text()
+        if BEGIN not in text or END not in text:
+            raise SystemExit(f"{path} has no {BEGIN} ... {END} markers")
+        head, rest = text.split(BEGIN, 1)
+        path.write_text(head + BEGIN + "\n" + table + "\n" + END + rest.split(END, 1)[1])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

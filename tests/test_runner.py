@@ -1,0 +1,183 @@
+"""The main job end to end on a 2-skill curriculum with tiny budgets: outputs, determinism, resume, errors."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from robot_cl.cli import check_overrides
+from robot_cl.errors import ConfigError, SkillError
+from robot_cl.run import train
+
+ROBOT_CL = [sys.executable, "-m", "robot_cl.cli"]
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory) -> Path:
+    """Demonstrations and references shared by the tests of this module."""
+    return tmp_path_factory.mktemp("cache")
+
+
+def tiny(cache: Path, *extra: str) -> list[str]:
+    return [
+        "curriculum=mini",
+        "curriculum.demos=6",
+        "eval=quick",
+        "learner.updates=120",
+        "learner.batch_size=64",
+        f"cache_dir={cache}",
+        "progress=false",
+        "workers=1",
+        *extra,
+    ]
+
+
+def comparable(metrics: dict) -> dict:
+    """metrics.json without what legitimately differs between two runs of one config."""
+    return {k: v for k, v in metrics.items() if k not in ("wall_clock_s", "videos", "run")}
+
+
+def test_two_skill_run_writes_every_output(cache, tmp_path):
+    videos = tmp_path / "videos"
+    cfg = check_overrides(tiny(cache, "workers=2", "eval.references=true", "eval.video.enabled=true", f"eval.video.dir={videos}"))
+    m = train(cfg, tmp_path / "run")
+    run = tmp_path / "run"
+    saved = json.loads((run / "metrics.json").read_text())
+    assert saved["tasks"] == ["press_button", "open_drawer"]
+    keys = ("success_matrix", "avg_success", "forgetting", "bwt", "fwt", "fwt_auc", "libero_fwt", "libero_nbt", "libero_auc", "recovery")
+    for key in (*keys, "params", "memory_bytes", "wall_clock_s", "videos", "init_success", "learning_curves"):
+        assert saved[key] is not None, key
+    assert len(saved["success_matrix"]) == 2 and all(len(r) == 2 for r in saved["success_matrix"])
+    assert set(saved["wall_clock_s"]) >= {"demos", "training", "evaluation", "rendering", "references", "recovery"}
+    assert set(saved["recovery"]) == {"press_button", "open_drawer"}
+    assert len(saved["params"]) == 2 and saved["params"][1] > saved["params"][0]  # a behaviour module per skill
+    for skill, path in saved["videos"].items():
+        assert Path(path).exists() and Path(path).parent == videos and Path(path).stem == skill
+    for name in ("matrix.csv", "matrix.png", "success_over_stages.png", "log.csv", "config.json"):
+        assert (run / name).stat().st_size > 0, name
+    assert (run / "matrix.csv").read_text().splitlines()[0] == "stage,press_button,open_drawer"
+    log = (run / "log.csv").read_text()
+    assert ",train,0,press_button," in log and ",eval,1,open_drawer,1,success," in log and "updates_per_s" in log
+    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    for ckpt in sorted((run / "checkpoints").glob("stage_*.pt")):
+        state = torch.load(ckpt, weights_only=True)  # no arbitrary pickle
+        assert {"policy", "learner", "plugins", "results"} <= set(state)
+    assert m["avg_success"] == saved["avg_success"]
+
+
+def test_same_seed_same_metrics(cache, tmp_path):
+    a = train(check_overrides(tiny(cache)), tmp_path / "a")
+    b = train(check_overrides(tiny(cache)), tmp_path / "b")
+    assert comparable(a) == comparable(b)
+    c = train(check_overrides(tiny(cache, "seed=1")), tmp_path / "c")
+    assert comparable(a) != comparable(c)
+
+
+def test_flat_policy_and_multitask_strategy_run(cache, tmp_path):
+    m = train(check_overrides(tiny(cache, "policy=flat", "strategy=multitask", "policy.per_task_modules=true")), tmp_path / "run")
+    assert m["memory_bytes"][1] > m["memory_bytes"][0] > 0  # multitask keeps every skill's data
+    assert m["run"]["policy"] == "flat"
+
+
+def test_resume_after_kill_loses_nothing_and_matches_an_uninterrupted_run(cache, tmp_path):
+    args = tiny(cache, "learner.updates=400")
+    reference = train(check_overrides(args), tmp_path / "reference")
+
+    run_dir = tmp_path / "killed"
+    cmd = [*ROBOT_CL, *args, f"hydra.run.dir={run_dir}"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    first = run_dir / "checkpoints" / "stage_00.pt"
+    deadline = time.time() + 240
+    while not first.exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert first.exists() and proc.poll() is None, "the run ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert not (run_dir / "metrics.json").exists()
+    saved_stage0 = first.read_bytes()
+
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "resuming" in out.stdout and "after stage 0" in out.stdout
+    assert first.read_bytes() == saved_stage0  # the finished stage was kept, not redone
+    resumed = json.loads((run_dir / "metrics.json").read_text())
+    assert comparable(resumed) == json.loads(json.dumps(comparable(reference)))
+
+
+def test_resume_refuses_a_run_dir_made_with_another_config(cache, tmp_path):
+    train(check_overrides(tiny(cache)), tmp_path / "run")
+    with pytest.raises(ConfigError, match="different configuration"):
+        train(check_overrides(tiny(cache, "learner.lr=0.01")), tmp_path / "run")
+    with pytest.raises(ConfigError, match="already holds checkpoints"):
+        train(check_overrides(tiny(cache, "resume=false")), tmp_path / "run")
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("curriculum.skills=[press_button,fly_kite]", r"unknown skill 'fly_kite'; valid: .*open_drawer"),
+        ("policy=transformer", r"unknown policy 'transformer'; valid: flat, hierarchical"),
+        ("strategy=magic", r"unknown strategy 'magic'; valid: .*finetune.*multitask"),
+        ("seed=abc", r"seed must be an integer, got 'abc'"),
+        ("learner.updates=-5", r"learner.updates must be a positive integer, got -5"),
+        ("device=tpu", r"unknown device 'tpu'; valid: auto, cpu, cuda, cuda:N"),
+        ("mode=play", r"unknown mode 'play'; valid: reference, train"),
+    ],
+)
+def test_bad_input_is_one_line_before_any_work(override, expected, cache):
+    with pytest.raises((ConfigError, SkillError), match=expected) as err:
+        check_overrides(tiny(cache, override))
+    assert "\n" not in str(err.value)
+
+
+def test_cli_bad_input_exits_nonzero_with_one_line(tmp_path):
+    run_dir = tmp_path / "never"
+    t0 = time.time()
+    out = subprocess.run([*ROBOT_CL, "strategy=magic", f"hydra.run.dir={run_dir}"], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert lines == ["robot-cl: error: unknown strategy 'magic'; valid: finetune, multitask"]
+    assert not run_dir.exists() and time.time() - t0 < 60
+
+
+def test_corrupt_checkpoint_is_reported_and_kept(cache, tmp_path):
+    run = tmp_path / "run"
+    train(check_overrides(tiny(cache)), run)
+    last = run / "checkpoints" / "stage_01.pt"
+    last.write_bytes(b"not a checkpoint")
+    metrics_before = (run / "metrics.json").read_bytes()
+    out = subprocess.run([*ROBOT_CL, *tiny(cache), f"hydra.run.dir={run}"], capture_output=True, text=True, timeout=120)
+    assert out.returncode != 0
+    lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "stage_01.pt is unreadable" in lines[0] and "resume_from=0" in lines[0]
+    assert last.read_bytes() == b"not a checkpoint" and (run / "checkpoints" / "stage_00.pt").exists()
+    assert (run / "metrics.json").read_bytes() == metrics_before
+    # The valid choice it names works: resume from the earlier stage.
+    out = subprocess.run([*ROBOT_CL, *tiny(cache), "resume_from=0", f"hydra.run.dir={run}"], capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "after stage 0" in out.stdout
+
+
+def test_multirun_over_seeds_and_strategies(cache, tmp_path):
+    sweep = tmp_path / "sweep"
+    args = [
+        *tiny(cache, "learner.updates=40", "eval.recovery.enabled=false"),
+        "seed=0,1",
+        "strategy=finetune,multitask",
+        f"hydra.sweep.dir={sweep}",
+    ]
+    out = subprocess.run([*ROBOT_CL, "-m", *args], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-2000:]
+    runs = sorted(p.parent.name for p in sweep.glob("*/metrics.json"))
+    assert runs == [
+        "mini-hierarchical-bc-finetune-s0",
+        "mini-hierarchical-bc-finetune-s1",
+        "mini-hierarchical-bc-multitask-s0",
+        "mini-hierarchical-bc-multitask-s1",
+    ]
