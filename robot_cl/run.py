@@ -505,7 +505,7 @@ def _progress(enabled: bool, total: int, desc: str):
         return None
     from tqdm import tqdm
 
-    return tqdm(total=total, desc=desc, leave=False, mininterval=1.0, dynamic_ncols=True)
+    return tqdm(total=total, desc=desc, leave=False, mininterval=1.0, dynamic_ncols=True, disable=None)  # None: off when not a terminal
 
 
 def _plain(obj):
