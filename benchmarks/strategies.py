@@ -1,6 +1,6 @@
 """Run strategy x policy combinations on a curriculum and tabulate them like Continual World's Table 2.
 
-    python benchmarks/strategies.py                                   # finetune, multitask x flat, hierarchical
+    python benchmarks/strategies.py                                   # every strategy x flat, hierarchical
     python benchmarks/strategies.py --strategies finetune multitask --policies hierarchical --seeds 0 1
     python benchmarks/strategies.py --write docs/results.md           # also replace the table in a markdown file
 
@@ -26,8 +26,39 @@ ROOT = Path(__file__).resolve().parents[1]
 BEGIN, END = "<!-- strategies-table:begin -->", "<!-- strategies-table:end -->"
 
 
+ALL_STRATEGIES = [
+    "finetune",
+    "multitask",
+    "l2",
+    "ewc",
+    "online_ewc",
+    "si",
+    "mas",
+    "lwf",
+    "agem",
+    "replay",
+    "derpp",
+    "packnet",
+    "modular",
+    "progress_compress",
+]
+# modular needs a module per skill: the flat policy gets one output head per skill (Continual World's multi-head setting).
+NEEDS = {("flat", "modular"): ["policy.per_task_modules=true"]}
+
+
 def run_one(policy: str, strategy: str, seed: int, extra: list[str]) -> dict:
-    args = [sys.executable, "-m", "robot_cl.cli", f"policy={policy}", f"strategy={strategy}", f"seed={seed}", "progress=false", *extra]
+    needs = NEEDS.get((policy, strategy), [])
+    args = [
+        sys.executable,
+        "-m",
+        "robot_cl.cli",
+        f"policy={policy}",
+        f"strategy={strategy}",
+        f"seed={seed}",
+        "progress=false",
+        *needs,
+        *extra,
+    ]
     out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"run failed ({' '.join(args[3:])}):\n{out.stderr[-3000:]}")
@@ -75,7 +106,7 @@ HEADER = (
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--strategies", nargs="+", default=["finetune", "multitask"])
+    p.add_argument("--strategies", nargs="+", default=ALL_STRATEGIES)
     p.add_argument("--policies", nargs="+", default=["flat", "hierarchical"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--write", default=None, help="markdown file whose table (between the marker comments) is replaced")

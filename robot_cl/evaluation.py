@@ -59,8 +59,12 @@ _ENVS: dict[tuple, Any] = {}
 _POLICY: dict[str, Any] = {"key": None, "policy": None}  # the last policy rebuilt in this process
 
 
-def _worker_init() -> None:
+def _worker_init(imports: list[str]) -> None:
+    import importlib
+
     torch.set_num_threads(1)
+    for name in imports:  # user modules that register policies
+        importlib.import_module(name)
 
 
 def _env(skill: str, sim_config: dict | None, skill_config: dict | None):
@@ -92,15 +96,24 @@ def _episodes(job: tuple) -> list[dict[str, Any]]:
 class Evaluator:
     """Success rates of a policy on skills, in-process or over a pool of worker processes."""
 
-    def __init__(self, workers: int = 1, sim_config: dict | None = None, skill_configs: dict[str, dict] | None = None) -> None:
+    def __init__(
+        self,
+        workers: int = 1,
+        sim_config: dict | None = None,
+        skill_configs: dict[str, dict] | None = None,
+        imports: list[str] | None = None,
+    ) -> None:
         self.workers = max(1, int(workers))
+        self.imports = list(imports or [])
         self.sim_config, self.skill_configs = sim_config, skill_configs or {}
         self.pool: ProcessPoolExecutor | None = None
         self.env_steps, self.seconds = 0, 0.0  # totals over all calls, for steps/s logging
 
     def __enter__(self) -> Evaluator:
         if self.workers > 1:
-            self.pool = ProcessPoolExecutor(self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init)
+            self.pool = ProcessPoolExecutor(
+                self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init, initargs=(self.imports,)
+            )
         return self
 
     def __exit__(self, *exc) -> None:

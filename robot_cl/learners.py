@@ -10,17 +10,7 @@ import torch
 
 from robot_cl.errors import ConfigError, choices
 from robot_cl.policies import Policy
-from robot_cl.strategies import Data, Plugin
-
-
-def sample(data: Data, batch_size: int, gen: torch.Generator) -> Data:
-    """A random minibatch from every group of the dataset (with replacement)."""
-    out = {}
-    for g, group in data.items():
-        n = len(next(iter(group.values())))
-        idx = torch.randint(n, (batch_size,), generator=gen).to(next(iter(group.values())).device)
-        out[g] = {k: v[idx] for k, v in group.items()}
-    return out
+from robot_cl.strategies import Data, Plugin, sample
 
 
 class BCLearner:
@@ -40,6 +30,19 @@ class BCLearner:
         self.grad_clip = float(cfg.get("grad_clip", 0) or 0)
         self.optimizer = self.make_optimizer()
         self.total_updates = 0
+
+    # -- what strategies use (an RL learner provides the same) ------------------------------------
+    def named_parameters(self) -> list[tuple[str, torch.nn.Parameter]]:
+        """The parameters strategies protect, with stable names."""
+        return list(self.policy.named_parameters())
+
+    def loss_on(self, batch: Data) -> tuple[torch.Tensor, dict[str, float]]:
+        """The learner's own training loss on a batch (before any strategy changes it)."""
+        return self.policy.loss(batch)
+
+    def outputs(self, batch: Data) -> dict[str, dict[str, torch.Tensor]]:
+        """Network outputs per data group (for distillation and importance estimates)."""
+        return self.policy.outputs(batch)
 
     def make_optimizer(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.policy.parameters(), lr=self.lr, weight_decay=float(self.cfg.get("weight_decay", 0.0)))
@@ -73,12 +76,9 @@ class BCLearner:
         t0, info = time.perf_counter(), {}
         for u in range(1, updates + 1):
             batch = sample(data, self.batch_size, gen)
-            loss, info = self.policy.loss(batch)
+            loss, info = self.loss_on(batch)
             for p in self.plugins:
-                extra = p.penalty(self, batch)
-                if extra is not None:
-                    loss = loss + extra
-                    info[f"{p.name}_penalty"] = float(extra.detach())
+                loss = p.loss(self, batch, loss, info)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             for p in self.plugins:

@@ -31,11 +31,32 @@ from robot_cl.primitives import PRIMITIVES, Command, EEState, Primitive, make_pr
 Batch = dict[str, dict[str, torch.Tensor]]
 
 
-def mlp(sizes: list[int], layer_norm: bool = False) -> nn.Sequential:
+class MaskedLinear(nn.Linear):
+    """A linear layer whose weights can belong to tasks (used by PackNet).
+
+    ``owner`` holds, per weight, the task that owns it (0 for everything until a strategy assigns
+    owners; :data:`FREE` for released weights). While a *task view* ``t`` is set, only weights
+    owned by tasks ``<= t`` are used, so each task sees the network it was trained with.
+    """
+
+    FREE = 32767
+
+    def __init__(self, in_features: int, out_features: int) -> None:
+        super().__init__(in_features, out_features)
+        self.register_buffer("owner", torch.zeros(out_features, in_features, dtype=torch.int16))
+        self.view_task: int | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.view_task is None:
+            return super().forward(x)
+        return nn.functional.linear(x, self.weight * (self.owner <= self.view_task), self.bias)
+
+
+def mlp(sizes: list[int], layer_norm: bool = False, masked: bool = True) -> nn.Sequential:
     """Linear layers with ReLU between them (and LayerNorm after the first, if asked)."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        layers.append(nn.Linear(a, b))
+        layers.append(MaskedLinear(a, b) if masked else nn.Linear(a, b))
         if i < len(sizes) - 2:
             if layer_norm and i == 0:
                 layers.append(nn.LayerNorm(b))
@@ -105,6 +126,35 @@ class Policy(nn.Module):
     def _grow(self, task: int) -> None:
         pass
 
+    @property
+    def masked_layers(self) -> list[MaskedLinear]:
+        return [m for m in self.modules() if isinstance(m, MaskedLinear)]
+
+    def forward(self, obs: torch.Tensor, task: torch.Tensor):
+        """Outputs for a batch. With ``task_views`` on (set by PackNet), each task's samples go
+        through the weights that task owns; otherwise through all weights."""
+        if not self.cfg.get("task_views"):
+            return self._forward(obs, task)
+        layers = self.masked_layers
+        parts, order = [], []
+        for t in torch.unique(task).tolist():
+            sel = torch.nonzero(task == t).squeeze(1)
+            for m in layers:
+                m.view_task = t
+            try:
+                parts.append(self._forward(obs[sel], task[sel]))
+            finally:
+                for m in layers:
+                    m.view_task = None
+            order.append(sel)
+        inverse = torch.argsort(torch.cat(order))
+        if isinstance(parts[0], tuple):
+            return tuple(torch.cat([p[i] for p in parts])[inverse] for i in range(len(parts[0])))
+        return torch.cat(parts)[inverse]
+
+    def _forward(self, obs: torch.Tensor, task: torch.Tensor):
+        raise NotImplementedError
+
     def module_index(self, task: torch.Tensor, n_modules: int) -> torch.Tensor:
         """Per-task module of each sample; a skill not learned yet uses the newest module (zero-shot)."""
         return task.clamp(max=n_modules - 1) if n_modules > 1 else torch.zeros_like(task)
@@ -127,13 +177,13 @@ class FlatPolicy(Policy):
         self.heads = nn.ModuleList()
         self.hidden_out = hidden[-1]
         if not cfg.get("per_task_modules", False):
-            self.heads.append(nn.Linear(self.hidden_out, act_dim))
+            self.heads.append(MaskedLinear(self.hidden_out, act_dim))
 
     def _grow(self, task):
         if self.cfg.get("per_task_modules", False):
-            self.heads.append(nn.Linear(self.hidden_out, self.act_dim).to(self.device))
+            self.heads.append(MaskedLinear(self.hidden_out, self.act_dim).to(self.device))
 
-    def forward(self, obs: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
+    def _forward(self, obs: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
         h = self.trunk(self.inputs(obs, task))
         idx = self.module_index(task, len(self.heads))
         if len(self.heads) == 1:
@@ -142,12 +192,14 @@ class FlatPolicy(Policy):
         return torch.tanh(out[torch.arange(len(idx), device=idx.device), idx])
 
     def dataset(self, demos: DemoSet, task: int) -> dict[str, dict[str, torch.Tensor]]:
+        """Training tensors: one row per control step (``episode`` lets memories keep whole episodes)."""
         n = len(demos.obs)
         return {
             "steps": {
                 "obs": torch.as_tensor(demos.obs),
                 "action": torch.as_tensor(demos.actions),
                 "task": torch.full((n,), task, dtype=torch.long),
+                "episode": torch.as_tensor(demos.episode).long(),
             }
         }
 
@@ -157,9 +209,9 @@ class FlatPolicy(Policy):
         loss = nn.functional.mse_loss(pred, b["action"])
         return loss, {"action_mse": float(loss.detach())}
 
-    def outputs(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """Network outputs on a batch (used by distillation-style strategies)."""
-        return {"action": self.forward(batch["steps"]["obs"], batch["steps"]["task"])}
+    def outputs(self, batch: Batch) -> dict[str, dict[str, torch.Tensor]]:
+        """Network outputs per data group (used by distillation, MAS and DER)."""
+        return {"steps": {"action": self.forward(batch["steps"]["obs"], batch["steps"]["task"])}}
 
     @torch.no_grad()
     def act(self, obs: np.ndarray, task: int) -> np.ndarray:
@@ -180,9 +232,9 @@ class BehaviourModule(nn.Module):
         n = len(PRIMITIVE_NAMES)
         self.body = mlp([feat_dim, *hidden])
         self.body.append(nn.ReLU())
-        self.logits = nn.Linear(hidden[-1], n)
-        self.params = nn.Linear(hidden[-1], n * MAX_PARAMS)
-        self.params_linear = nn.Linear(in_dim, n * MAX_PARAMS)
+        self.logits = MaskedLinear(hidden[-1], n)
+        self.params = MaskedLinear(hidden[-1], n * MAX_PARAMS)
+        self.params_linear = MaskedLinear(in_dim, n * MAX_PARAMS)
 
     def forward(self, feat: torch.Tensor, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.body(feat)
@@ -197,7 +249,7 @@ class LowLevelNet(nn.Module):
 
     def __init__(self, hidden: list[int]) -> None:
         super().__init__()
-        self.net = mlp([self.in_dim, *hidden, 5])
+        self.net = mlp([self.in_dim, *hidden, 5], masked=False)  # shared by all skills: never task-masked
         # Near the goal the controllers' commands are linear in the goal-relative features: a linear
         # path lets the network match them precisely, so learned primitives converge like the originals.
         self.linear = nn.Linear(self.in_dim, 5)
@@ -242,7 +294,7 @@ class HierarchicalPolicy(Policy):
         if self.cfg.get("per_task_modules", True):
             self.behaviours.append(BehaviourModule(self.feat_dim, self.in_dim, self.module_hidden).to(self.device))
 
-    def forward(self, obs: torch.Tensor, task: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    def _forward(self, obs: torch.Tensor, task: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Primitive logits (B, P) and normalised parameters (B, P, MAX_PARAMS)."""
         x = self.inputs(obs, task)
         feat = self.trunk(x)
@@ -265,6 +317,7 @@ class HierarchicalPolicy(Policy):
                 "prim": torch.as_tensor(demos.call_prim[keep]).long(),
                 "params": torch.as_tensor(demos.call_params[keep]),
                 "task": torch.full((n,), task, dtype=torch.long),
+                "episode": torch.as_tensor(demos.call_episode[keep]).long(),
             }
         }
         if self.low_level is not None:
@@ -274,6 +327,7 @@ class HierarchicalPolicy(Policy):
                 "prim": torch.as_tensor(demos.call_prim[demos.step_call]).long(),
                 "action": torch.as_tensor(demos.actions),
                 "task": torch.full((len(demos.obs),), task, dtype=torch.long),
+                "episode": torch.as_tensor(demos.episode).long(),
             }
         return data
 
@@ -295,12 +349,13 @@ class HierarchicalPolicy(Policy):
             info["low_level_mse"] = float(ll.detach())
         return loss, info
 
-    def outputs(self, batch: Batch) -> dict[str, torch.Tensor]:
+    def outputs(self, batch: Batch) -> dict[str, dict[str, torch.Tensor]]:
+        """Network outputs per data group: primitive logits and parameters, low-level commands."""
         logits, params = self.forward(batch["calls"]["obs"], batch["calls"]["task"])
-        out = {"logits": logits, "params": params}
+        out = {"calls": {"logits": logits, "params": params}}
         if self.low_level is not None and "steps" in batch:
             s = batch["steps"]
-            out["low_level"] = self.low_level(LowLevelNet.features(s["prim"], s["goal"], s["obs"]))
+            out["steps"] = {"low_level": self.low_level(LowLevelNet.features(s["prim"], s["goal"], s["obs"]))}
         return out
 
     @torch.no_grad()

@@ -18,6 +18,7 @@ The same seed on the same machine gives the same numbers: every random draw deri
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import math
 import time
@@ -55,8 +56,21 @@ def _is_int(v) -> bool:
     return isinstance(v, int) and not isinstance(v, bool)
 
 
+def import_extensions(modules: list[str]) -> None:
+    """Import user modules that register strategies, policies or learners (``imports=[...]``)."""
+    for name in modules or []:
+        try:
+            importlib.import_module(name)
+        except Exception as e:
+            raise ConfigError(
+                f"cannot import {name!r} listed in imports: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            ) from None
+
+
 def validate(cfg: dict) -> None:
     """One-line errors for unknown names and values of the wrong type, before any work starts."""
+    _expect(isinstance(cfg.get("imports", []), list), f"imports must be a list of module names, got {cfg.get('imports')!r}")
+    import_extensions(cfg.get("imports", []))
     _expect(cfg["mode"] in ("train", "reference"), f"unknown mode {cfg['mode']!r}; valid: reference, train")
     _expect(_is_int(cfg["seed"]), f"seed must be an integer, got {cfg['seed']!r}")
     for key in ("workers", "threads"):
@@ -325,7 +339,7 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
         )
     say(f"demonstrations: {', '.join(f'{s} {d.episodes}/{d.attempted}' for s, d in all_demos.items())}")
 
-    with Evaluator(cfg["workers"], cfg["sim"], skill_cfgs) as evaluator:
+    with Evaluator(cfg["workers"], cfg["sim"], skill_cfgs, cfg.get("imports")) as evaluator:
         # 3. references (single-skill from scratch)
         refs: dict[str, dict] = {}
         if ev["references"] or cfg["mode"] == "reference":

@@ -34,3 +34,42 @@ def test_worked_example_skill_loads_and_its_expert_succeeds(tmp_path, isolated_r
     env = gym.make("robot_cl/LiftCube-v0")
     successes = sum(run_expert(env, seed).success for seed in range(3))
     assert successes == 3
+
+
+def test_worked_example_strategy_runs_in_a_curriculum(tmp_path, monkeypatch):
+    import contextlib
+    import io
+
+    from robot_cl.cli import check_overrides
+    from robot_cl.run import train
+    from robot_cl.strategies import STRATEGIES
+
+    doc = (REPO_ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    match = re.search(r"<!-- worked-example-strategy: (\S+) -->\s*```python\n(.*?)```", doc, re.S)
+    assert match, "strategy worked example not found in docs/ARCHITECTURE.md"
+    (tmp_path / match.group(1)).write_text(match.group(2))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    module = match.group(1).removesuffix(".py")
+    try:
+        cfg = check_overrides(
+            [
+                "curriculum=mini",
+                "curriculum.demos=4",
+                "eval=quick",
+                "learner.updates=60",
+                "learner.batch_size=32",
+                f"cache_dir={tmp_path / 'cache'}",
+                "progress=false",
+                "workers=1",
+                f"imports=[{module}]",
+                "~strategy.plugins.finetune",
+                "+strategy.plugins.anchor_pull={strength: 1.0}",
+            ]
+        )
+        with contextlib.redirect_stdout(io.StringIO()):
+            m = train(cfg, tmp_path / "run")
+    finally:
+        STRATEGIES.pop("anchor_pull", None)
+    assert m["run"]["strategy"] == ["anchor_pull"]
+    assert m["memory_bytes"][0] > 0  # its anchor and weights are stored after the first skill
+    assert "anchor_pull_penalty" in (tmp_path / "run" / "log.csv").read_text()  # its penalty was in the second skill's loss

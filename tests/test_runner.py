@@ -13,6 +13,7 @@ import torch
 
 from robot_cl.cli import check_overrides
 from robot_cl.errors import ConfigError, SkillError
+from robot_cl.paths import CONFIGS_DIR
 from robot_cl.run import train
 
 ROBOT_CL = [sys.executable, "-m", "robot_cl.cli"]
@@ -142,7 +143,8 @@ def test_cli_bad_input_exits_nonzero_with_one_line(tmp_path):
     out = subprocess.run([*ROBOT_CL, "strategy=magic", f"hydra.run.dir={run_dir}"], capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
     lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
-    assert lines == ["robot-cl: error: unknown strategy 'magic'; valid: finetune, multitask"]
+    valid = ", ".join(sorted(p.stem for p in (CONFIGS_DIR / "strategy").glob("*.yaml")))
+    assert lines == [f"robot-cl: error: unknown strategy 'magic'; valid: {valid}"]
     assert not run_dir.exists() and time.time() - t0 < 60
 
 

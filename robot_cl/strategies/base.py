@@ -1,0 +1,143 @@
+"""The plugin interface every continual-learning strategy implements, and shared helpers."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import torch
+
+Data = dict[str, dict[str, torch.Tensor]]
+Params = dict[str, torch.Tensor]
+
+
+class Plugin:
+    """Base class of strategies: every hook is a no-op; implement only the ones you need.
+
+    The learner calls, for each task: ``training_data`` -> ``before_training_task`` -> for every
+    update ``loss`` (default: adds ``penalty``), backward, ``after_backward``, optimiser step,
+    ``after_update`` -> ``after_training_task``. ``learner`` offers ``named_parameters()``,
+    ``loss_on(batch)``, ``outputs(batch)``, ``policy``, ``optimizer``, ``batch_size`` and
+    ``device``; ``data`` and ``batch`` map group names (``steps``, ``calls``) to tensors.
+    """
+
+    name: ClassVar[str] = ""
+
+    def __init__(self, **params: Any) -> None:
+        self.params = params
+
+    def training_data(self, learner, task: int, data: Data) -> Data:
+        """Replace or extend what the task trains on."""
+        return data
+
+    def before_training_task(self, learner, task: int, data: Data) -> None:
+        pass
+
+    def loss(self, learner, batch: Data, loss: torch.Tensor, info: dict[str, float]) -> torch.Tensor:
+        """The loss of one update (default: the learner's loss plus :meth:`penalty`)."""
+        extra = self.penalty(learner, batch)
+        if extra is None:
+            return loss
+        info[f"{self.name}_penalty"] = float(extra.detach())
+        return loss + extra
+
+    def penalty(self, learner, batch: Data) -> torch.Tensor | None:
+        return None
+
+    def after_backward(self, learner, batch: Data) -> None:
+        """May edit gradients before the optimiser step."""
+
+    def after_update(self, learner) -> None:
+        pass
+
+    def after_training_task(self, learner, task: int, data: Data) -> None:
+        pass
+
+    def memory_bytes(self) -> int:
+        """Bytes this strategy stores (samples, snapshots, importance estimates)."""
+        return 0
+
+    def state_dict(self) -> dict[str, Any]:
+        """Tensors and plain Python values only (checkpoints load with ``weights_only=True``)."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        pass
+
+
+# -- helpers -------------------------------------------------------------------------------------------
+def tensor_bytes(obj) -> int:
+    """Bytes of every tensor inside nested dicts and lists."""
+    if isinstance(obj, torch.Tensor):
+        return obj.numel() * obj.element_size()
+    if isinstance(obj, dict):
+        return sum(tensor_bytes(v) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(tensor_bytes(v) for v in obj)
+    return 0
+
+
+def snapshot(learner) -> Params:
+    """A detached copy of the learner's parameters."""
+    return {n: p.detach().clone() for n, p in learner.named_parameters()}
+
+
+def weighted_distance(learner, anchor: Params, weight: Params | None = None) -> torch.Tensor:
+    """sum_i w_i (theta_i - anchor_i)^2 over the parameters present in ``anchor`` (modules added later are free)."""
+    total = torch.zeros((), device=learner.device)
+    for n, p in learner.named_parameters():
+        if n in anchor:
+            d = (p - anchor[n]) ** 2
+            total = total + (d * weight[n]).sum() if weight is not None else total + d.sum()
+    return total
+
+
+def to_cpu(data: Data) -> Data:
+    return {g: {k: v.detach().cpu() for k, v in group.items()} for g, group in data.items()}
+
+
+def to_device(data: Data, device) -> Data:
+    return {g: {k: v.to(device) for k, v in group.items()} for g, group in data.items()}
+
+
+def concat(parts: list[Data]) -> Data:
+    """Concatenate datasets group by group."""
+    groups: list[str] = []
+    for p in parts:
+        groups.extend(g for g in p if g not in groups)
+    out = {}
+    for g in groups:
+        present = [p[g] for p in parts if g in p]
+        out[g] = {k: torch.cat([q[k] for q in present]) for k in present[0]}
+    return out
+
+
+def rows(data: Data, keep: dict[str, torch.Tensor]) -> Data:
+    """Select rows of each group (``keep[group]`` is an index or boolean tensor)."""
+    return {g: {k: v[keep[g]] for k, v in group.items()} for g, group in data.items() if g in keep}
+
+
+def sample(data: Data, batch_size: int, gen: torch.Generator) -> Data:
+    """A random minibatch from every group of the dataset (with replacement)."""
+    out = {}
+    for g, group in data.items():
+        first = next(iter(group.values()))
+        idx = torch.randint(len(first), (batch_size,), generator=gen).to(first.device)
+        out[g] = {k: v[idx] for k, v in group.items()}
+    return out
+
+
+def with_task(batch: Data, task: int) -> Data:
+    """The same samples, presented as belonging to ``task`` (to query another task's module)."""
+    return {g: {k: (torch.full_like(v, task) if k == "task" else v) for k, v in group.items()} for g, group in batch.items()}
+
+
+def flat_grad(params: list[torch.nn.Parameter]) -> torch.Tensor:
+    return torch.cat([(p.grad if p.grad is not None else torch.zeros_like(p)).reshape(-1) for p in params])
+
+
+def set_flat_grad(params: list[torch.nn.Parameter], flat: torch.Tensor) -> None:
+    i = 0
+    for p in params:
+        n = p.numel()
+        p.grad = flat[i : i + n].view_as(p).clone()
+        i += n
