@@ -21,6 +21,8 @@ class Plugin:
     """
 
     name: ClassVar[str] = ""
+    # Attributes that make up the plugin's state: saved in checkpoints and counted as its memory.
+    state_keys: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, **params: Any) -> None:
         self.params = params
@@ -54,14 +56,15 @@ class Plugin:
 
     def memory_bytes(self) -> int:
         """Bytes this strategy stores (samples, snapshots, importance estimates)."""
-        return 0
+        return tensor_bytes([getattr(self, k) for k in self.state_keys])
 
     def state_dict(self) -> dict[str, Any]:
         """Tensors and plain Python values only (checkpoints load with ``weights_only=True``)."""
-        return {}
+        return {k: getattr(self, k) for k in self.state_keys}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        pass
+        for k in self.state_keys:
+            setattr(self, k, state[k])
 
 
 # -- helpers -------------------------------------------------------------------------------------------

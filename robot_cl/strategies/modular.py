@@ -155,6 +155,7 @@ def task_modules(policy) -> nn.ModuleList:
 
 class Modular(Plugin):
     name = "modular"
+    state_keys = ("anchor",)
 
     def __init__(self, shared: str = "l2", strength: float = 1.0):
         if shared not in ("frozen", "free", "l2"):
@@ -189,18 +190,10 @@ class Modular(Plugin):
         if self.params["shared"] == "l2":
             self.anchor = {n: p for n, p in snapshot(learner).items() if n in self._shared}
 
-    def memory_bytes(self):
-        return tensor_bytes(self.anchor)
-
-    def state_dict(self):
-        return {"anchor": self.anchor}
-
-    def load_state_dict(self, state):
-        self.anchor = state["anchor"]
-
 
 class ProgressCompress(Plugin):
     name = "progress_compress"
+    state_keys = ("anchor", "fisher")
 
     def __init__(
         self,
@@ -256,12 +249,6 @@ class ProgressCompress(Plugin):
                     new[n] = new[n] + self.params["gamma"] * f
         self.fisher, self.anchor = new, snapshot(learner)
         self.active = None
-
-    def memory_bytes(self):
-        return tensor_bytes([self.anchor, self.fisher])
-
-    def state_dict(self):
-        return {"anchor": self.anchor, "fisher": self.fisher}
 
     def load_state_dict(self, state):
         self.anchor, self.fisher = state["anchor"], state["fisher"]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from robot_cl.strategies.base import Data, Plugin, concat, tensor_bytes, to_cpu, to_device
+from robot_cl.strategies.base import Data, Plugin, concat, to_cpu, to_device
 
 
 class Finetune(Plugin):
@@ -19,6 +19,7 @@ class Multitask(Plugin):
     """
 
     name = "multitask"
+    state_keys = ("seen",)
 
     def __init__(self, **params):
         super().__init__(**params)
@@ -27,12 +28,3 @@ class Multitask(Plugin):
     def training_data(self, learner, task, data):
         self.seen.append(to_cpu(data))
         return to_device(concat(self.seen), learner.device)
-
-    def memory_bytes(self) -> int:
-        return tensor_bytes(self.seen)
-
-    def state_dict(self):
-        return {"seen": self.seen}
-
-    def load_state_dict(self, state):
-        self.seen = state["seen"]

@@ -66,6 +66,7 @@ def output_sensitivity(learner, data: Data, samples: int, seed: int) -> Params:
 
 class L2(Plugin):
     name = "l2"
+    state_keys = ("anchor",)
 
     def __init__(self, strength: float = 1e5):
         super().__init__(strength=strength)
@@ -77,18 +78,10 @@ class L2(Plugin):
     def penalty(self, learner, batch):
         return None if self.anchor is None else self.params["strength"] * weighted_distance(learner, self.anchor)
 
-    def memory_bytes(self):
-        return tensor_bytes(self.anchor)
-
-    def state_dict(self):
-        return {"anchor": self.anchor}
-
-    def load_state_dict(self, state):
-        self.anchor = state["anchor"]
-
 
 class EWC(Plugin):
     name = "ewc"
+    state_keys = ("tasks",)
 
     def __init__(self, strength: float = 1e4, fisher_samples: int = 256):
         super().__init__(strength=strength, fisher_samples=fisher_samples)
@@ -103,18 +96,10 @@ class EWC(Plugin):
             return None
         return 0.5 * self.params["strength"] * sum(weighted_distance(learner, t["anchor"], t["fisher"]) for t in self.tasks)
 
-    def memory_bytes(self):
-        return tensor_bytes(self.tasks)
-
-    def state_dict(self):
-        return {"tasks": self.tasks}
-
-    def load_state_dict(self, state):
-        self.tasks = state["tasks"]
-
 
 class OnlineEWC(Plugin):
     name = "online_ewc"
+    state_keys = ("anchor", "fisher")
 
     def __init__(self, strength: float = 5e4, gamma: float = 0.9, fisher_samples: int = 256):
         super().__init__(strength=strength, gamma=gamma, fisher_samples=fisher_samples)
@@ -134,18 +119,10 @@ class OnlineEWC(Plugin):
             return None
         return 0.5 * self.params["strength"] * weighted_distance(learner, self.anchor, self.fisher)
 
-    def memory_bytes(self):
-        return tensor_bytes([self.anchor, self.fisher])
-
-    def state_dict(self):
-        return {"anchor": self.anchor, "fisher": self.fisher}
-
-    def load_state_dict(self, state):
-        self.anchor, self.fisher = state["anchor"], state["fisher"]
-
 
 class SI(Plugin):
     name = "si"
+    state_keys = ("omega", "anchor")
 
     def __init__(self, strength: float = 0.1, xi: float = 1e-3):
         super().__init__(strength=strength, xi=xi)
@@ -180,18 +157,10 @@ class SI(Plugin):
     def penalty(self, learner, batch):
         return None if self.anchor is None else self.params["strength"] * weighted_distance(learner, self.anchor, self.omega)
 
-    def memory_bytes(self):
-        return tensor_bytes([self.omega, self.anchor])
-
-    def state_dict(self):
-        return {"omega": self.omega, "anchor": self.anchor}
-
-    def load_state_dict(self, state):
-        self.omega, self.anchor = state["omega"], state["anchor"]
-
 
 class MAS(Plugin):
     name = "mas"
+    state_keys = ("omega", "anchor")
 
     def __init__(self, strength: float = 1e4, samples: int = 256):
         super().__init__(strength=strength, samples=samples)
@@ -205,12 +174,6 @@ class MAS(Plugin):
 
     def penalty(self, learner, batch):
         return None if self.anchor is None else self.params["strength"] * weighted_distance(learner, self.anchor, self.omega)
-
-    def memory_bytes(self):
-        return tensor_bytes([self.omega, self.anchor])
-
-    def state_dict(self):
-        return {"omega": self.omega, "anchor": self.anchor}
 
     def load_state_dict(self, state):
         self.omega, self.anchor = state["omega"], state["anchor"]
