@@ -84,13 +84,34 @@ def check_overrides(args: list[str]) -> dict:
         plain = OmegaConf.to_container(cfg, resolve=True)
     except Exception as e:
         msg = _one_line(e)
-        if "not in struct" in msg or "Could not override" in msg:
-            raise ConfigError(f"unknown config key in overrides: {msg}") from None
+        if "Could not override" in msg:
+            key = msg.split("'")[1] if "'" in msg else "?"
+            parent = key.rpartition(".")[0]
+            raise ConfigError(
+                f"unknown config key {key!r}; valid keys{' under ' + parent if parent else ''}: "
+                f"{choices(_keys(parent))} (prefix + to add a new key, ~ to delete one)"
+            ) from None
         raise ConfigError(f"invalid configuration: {msg}") from None
     finally:
         GlobalHydra.instance().clear()
     validate(plain)
     return plain
+
+
+def _keys(parent: str) -> list[str]:
+    """Keys of the default config under ``parent`` (dotted path), for error messages."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_dir(config_dir=str(CONFIGS_DIR), version_base="1.3"):
+            node = OmegaConf.to_container(compose("config"), resolve=False)
+    finally:
+        GlobalHydra.instance().clear()
+    for part in filter(None, parent.split(".")):
+        node = node.get(part, {}) if isinstance(node, dict) else {}
+    return list(node) if isinstance(node, dict) else []
 
 
 @hydra.main(config_path=str(CONFIGS_DIR), config_name="config", version_base="1.3")

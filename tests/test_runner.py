@@ -129,6 +129,8 @@ def test_resume_refuses_a_run_dir_made_with_another_config(cache, tmp_path):
         ("learner.updates=-5", r"learner.updates must be a positive integer, got -5"),
         ("device=tpu", r"unknown device 'tpu'; valid: auto, cpu, cuda, cuda:N"),
         ("mode=play", r"unknown mode 'play'; valid: reference, train"),
+        ("learner.lrr=0.1", r"unknown config key 'learner.lrr'; valid keys under learner: .*\blr\b"),
+        ("imports=[no_such_module]", r"cannot import 'no_such_module' listed in imports: ModuleNotFoundError"),
     ],
 )
 def test_bad_input_is_one_line_before_any_work(override, expected, cache):
