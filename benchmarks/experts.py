@@ -2,6 +2,7 @@
 
     python benchmarks/experts.py                 # all skills, 50 seeds each
     python benchmarks/experts.py --seeds 20 --skills open_drawer turn_knob
+    python benchmarks/experts.py --curriculum cw10 --bar 0   # an external curriculum's experts (Meta-World's scripted policies)
 
 Prints one row per skill: successes / episodes (success = the skill's predicate held at some
 step, Continual World's convention), mean episode length in control steps, mean number of
@@ -45,6 +46,31 @@ def evaluate(skill: str, seeds: list[int]) -> dict:
     }
 
 
+def evaluate_external(name: str, spec: dict, seeds: list[int]) -> dict:
+    """The same figures for an external task's raw-action expert (no primitive calls)."""
+    import warnings
+
+    warnings.filterwarnings("ignore")
+    from robot_cl import tasks
+    from robot_cl.demos import record_raw_episode
+
+    env = tasks.make_env(name, None, spec)
+    expert = tasks.load_expert(spec["expert"])
+    t0 = time.perf_counter()
+    eps = [record_raw_episode(env, expert, seed) for seed in seeds]
+    env.close()
+    return {
+        "skill": name,
+        "ok": sum(e["success"] for e in eps),
+        "n": len(seeds),
+        "steps": float(np.mean([len(e["actions"]) for e in eps])),
+        "max_steps": spec.get("max_steps"),
+        "calls": 0.0,
+        "seconds": time.perf_counter() - t0,
+        "failed": [s for s, e in zip(seeds, eps) if not e["success"]],
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     import robot_cl
 
@@ -54,15 +80,24 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--skills", nargs="*", default=None, help="default: every registered skill")
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--bar", type=float, default=0.95, help="minimum success rate")
+    p.add_argument("--curriculum", default=None, help="evaluate this curriculum's tasks instead (e.g. cw10)")
     args = p.parse_args(argv)
-    skills = args.skills or robot_cl.list_skills()
-    for s in skills:
-        robot_cl.get_skill(s)  # fail fast with the list of valid names
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
-
     t0 = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        rows = list(pool.map(evaluate, skills, [seeds] * len(skills)))
+    if args.curriculum:
+        from robot_cl.cli import check_overrides
+        from robot_cl.tasks import task_configs
+
+        specs = task_configs(check_overrides([f"curriculum={args.curriculum}", "policy=flat"])["curriculum"])
+        names = args.skills or list(specs)
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            rows = list(pool.map(evaluate_external, names, [specs[n] for n in names], [seeds] * len(names)))
+    else:
+        skills = args.skills or robot_cl.list_skills()
+        for s in skills:
+            robot_cl.get_skill(s)  # fail fast with the list of valid names
+        with ProcessPoolExecutor(max_workers=args.workers) as pool:
+            rows = list(pool.map(evaluate, skills, [seeds] * len(skills)))
     print(f"{'skill':<26} {'success':>9} {'rate':>6} {'steps':>7} {'limit':>6} {'calls':>6} {'secs':>6}  failed seeds")
     below = []
     for r in rows:

@@ -121,14 +121,47 @@ def record_episode(env, seed: int) -> dict:
     }
 
 
+def record_raw_episode(env, expert, seed: int) -> dict:
+    """Run a raw-action expert (an external task's) once; only the raw-action level exists."""
+    obs, _ = env.reset(seed=seed)
+    observations, actions, success, done = [], [], False, False
+    while not done:
+        action = env.from_env_action(expert(env.raw_obs))  # the expert reads the env's own observation
+        observations.append(obs)
+        actions.append(action)
+        obs, _, terminated, truncated, info = env.step(action)
+        success |= info["success"]
+        done = terminated or truncated
+    n = len(actions)
+    return {
+        "success": success,
+        "obs": np.array(observations, dtype=np.float32).reshape(n, -1),
+        "actions": np.array(actions, dtype=np.float32).reshape(n, -1),
+        "step_call": np.full(n, -1, dtype=np.int32),
+        "step_goal": np.full((n, GOAL_FEATURES), np.nan, dtype=np.float32),
+        "call_obs": np.zeros((0, env.observation_space.shape[0]), dtype=np.float32),
+        "call_prim": np.zeros(0, dtype=np.int32),
+        "call_params": np.zeros((0, MAX_PARAMS), dtype=np.float32),
+        "call_steps": np.zeros(0, dtype=np.int32),
+        "call_achieved": np.zeros(0, dtype=bool),
+    }
+
+
 def generate(skill: str, seeds: list[int], sim_config: dict | None = None, skill_config: dict | None = None) -> DemoSet:
     """Run the expert on every seed and keep the successful episodes."""
-    import robot_cl
+    from robot_cl import tasks
 
-    env = robot_cl.make(skill, sim_config=sim_config, skill_config=skill_config)
+    env = tasks.make_env(skill, sim_config, skill_config)
+    if tasks.is_external(skill_config):
+        if not skill_config.get("expert"):
+            raise RobotCLError(f"task {skill!r} has no expert to record demonstrations from (set curriculum.tasks.{skill}.expert)")
+        expert = tasks.load_expert(skill_config["expert"])
+        record = lambda env, seed: record_raw_episode(env, expert, seed)  # noqa: E731
+    else:
+        record = record_episode
     eps, kept_seeds = [], []
     for seed in seeds:
-        ep = record_episode(env, seed)
+        ep = record(env, seed)
         if ep["success"]:
             eps.append(ep)
             kept_seeds.append(seed)
@@ -136,6 +169,7 @@ def generate(skill: str, seeds: list[int], sim_config: dict | None = None, skill
     if not eps:
         raise RobotCLError(f"the {skill} expert failed on every demonstration seed {seeds[0]}..{seeds[-1]}")
     offsets = np.cumsum([0] + [len(e["call_prim"]) for e in eps[:-1]])
+    offsets = [off if len(e["call_prim"]) else 0 for e, off in zip(eps, offsets)]  # raw-only episodes keep step_call -1
     return DemoSet(
         skill=skill,
         obs=np.concatenate([e["obs"] for e in eps]),

@@ -70,11 +70,11 @@ def _worker_init(imports: list[str]) -> None:
 def _env(skill: str, sim_config: dict | None, skill_config: dict | None):
     import json
 
-    import robot_cl
+    from robot_cl import tasks
 
     key = (skill, json.dumps(sim_config, sort_keys=True), json.dumps(skill_config, sort_keys=True))
     if key not in _ENVS:
-        _ENVS[key] = robot_cl.make(skill, sim_config=sim_config, skill_config=skill_config)
+        _ENVS[key] = tasks.make_env(skill, sim_config, skill_config)
     return _ENVS[key]
 
 
@@ -179,13 +179,13 @@ def record(
     every: int = 2,
 ) -> dict[str, Any]:
     """Render one evaluation episode of the learned policy to an mp4."""
-    import robot_cl
+    from robot_cl import tasks
     from robot_cl.video import write_video
 
-    env = robot_cl.make(skill, render_mode="rgb_array", sim_config=sim_config, skill_config=skill_config, width=width, height=height)
+    env = tasks.make_env(skill, sim_config, skill_config, render_mode="rgb_array", width=width, height=height)
     frames: list[np.ndarray] = []
     out = rollout(env, policy, task, seed, frames=frames, every=every)
-    fps = max(1, round(env.unwrapped.metadata["render_fps"] / every))
+    fps = max(1, round(env.unwrapped.metadata.get("render_fps", 30) / every))
     env.close()
     write_video(path, frames, fps)
     return {**out, "path": str(path)}

@@ -29,15 +29,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from robot_cl import checkpoint, demos, metrics, reports
+from robot_cl import checkpoint, demos, metrics, reports, tasks
 from robot_cl.errors import ConfigError, choices
 from robot_cl.evaluation import Evaluator, record
 from robot_cl.learners import LEARNERS, make_learner
 from robot_cl.logger import RunLogger
 from robot_cl.paths import resolve
 from robot_cl.policies import POLICIES, build_policy, count_params
-from robot_cl.sim.env import ACT_DIM, OBS_CENTER, OBS_DIM, OBS_SCALE
-from robot_cl.skills import get_skill
 from robot_cl.strategies import STRATEGIES, make_plugins
 
 METRICS_VERSION = 1
@@ -84,9 +82,7 @@ def validate(cfg: dict) -> None:
     cur = cfg["curriculum"]
     skills = cur["skills"]
     _expect(isinstance(skills, list) and len(skills) > 0, f"curriculum.skills must be a non-empty list, got {skills!r}")
-    for s in skills:
-        get_skill(s)  # SkillError: unknown skill 'x'; valid: ...
-    _expect(len(set(skills)) == len(skills), f"curriculum.skills lists a skill twice: {skills}")
+    _expect(len(set(map(str, skills))) == len(skills), f"curriculum.skills lists a skill twice: {skills}")
     for key in ("demos", "demo_seed"):
         _expect(
             _is_int(cur[key]) and cur[key] >= (1 if key == "demos" else 0),
@@ -95,6 +91,7 @@ def validate(cfg: dict) -> None:
     for s in cur.get("skill_config") or {}:
         _expect(s in skills, f"curriculum.skill_config names {s!r}, which is not in curriculum.skills: {', '.join(skills)}")
     _expect(cfg["policy"].get("name") in POLICIES, f"unknown policy {cfg['policy'].get('name')!r}; valid: {choices(POLICIES)}")
+    tasks.validate_curriculum(cur, cfg["policy"]["name"])  # unknown skills, external tasks' env ids, experts, success keys
     _expect(cfg["learner"].get("name") in LEARNERS, f"unknown learner {cfg['learner'].get('name')!r}; valid: {choices(LEARNERS)}")
     plugins = cfg["strategy"].get("plugins") or {}
     _expect(isinstance(plugins, dict), f"strategy.plugins must be a mapping of strategy names to settings, got {plugins!r}")
@@ -157,18 +154,23 @@ class Timer:
 def new_policy(cfg: dict, n_tasks: int, device: torch.device, seed: int, first_task: int = 0):
     """A freshly initialised policy with the module of ``first_task`` in place."""
     torch.manual_seed(seed)
-    spec = {
-        "cfg": cfg["policy"],
-        "obs_dim": OBS_DIM,
-        "act_dim": ACT_DIM,
-        "n_tasks": n_tasks,
-        "obs_center": OBS_CENTER.tolist(),
-        "obs_scale": OBS_SCALE.tolist(),
-        "tasks_added": 0,
-    }
+    spec = {"cfg": cfg["policy"], **io_spec(cfg), "n_tasks": n_tasks, "tasks_added": 0}
     policy = build_policy(spec).to(device)
     policy.add_task(first_task)
     return policy
+
+
+_IO: dict[str, dict] = {}
+
+
+def io_spec(cfg: dict) -> dict[str, Any]:
+    """Observation and action sizes and input normalisation of the curriculum's tasks (memoised: external
+    tasks are made once to read their spaces)."""
+    cfgs = tasks.task_configs(cfg["curriculum"])
+    key = json.dumps([cfg["curriculum"]["skills"], cfgs], sort_keys=True, default=str)
+    if key not in _IO:
+        _IO[key] = tasks.io_spec(list(cfg["curriculum"]["skills"]), cfgs)
+    return _IO[key]
 
 
 def curve_schedule(updates: int, points: int) -> list[int]:
@@ -185,7 +187,7 @@ def reference_key(cfg: dict, skill: str, task: int, n_tasks: int) -> str:
         "policy": cfg["policy"],
         "learner": cfg["learner"],
         "sim": cfg["sim"],
-        "skill_config": (cfg["curriculum"].get("skill_config") or {}).get(skill),
+        "skill_config": tasks.task_configs(cfg["curriculum"])[skill],
         "demos": [cfg["curriculum"]["demos"], cfg["curriculum"]["demo_seed"]],
         "seed": cfg["seed"],
         "eval": [cfg["eval"][k] for k in ("episodes", "seed_start", "curve_points", "curve_episodes")],
@@ -309,7 +311,7 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
     cur, ev = cfg["curriculum"], cfg["eval"]
     skills: list[str] = list(cur["skills"])
     T = len(skills)
-    skill_cfgs = dict(cur.get("skill_config") or {})
+    skill_cfgs = {k: v for k, v in tasks.task_configs(cur).items() if v is not None}  # skill overrides or external task specs
     cache = resolve(cfg["cache_dir"])
 
     # 1. resume? (checked before any expensive work)
@@ -489,6 +491,7 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
         timer.seconds,
     )
     m["videos"] = videos
+    m["demonstrations"] = {s: {"kept": d.episodes, "attempted": d.attempted} for s, d in all_demos.items()}  # expert success rates
     m["run"] = {
         "run_dir": str(run_dir),
         "config_hash": chash,
