@@ -4,8 +4,9 @@
     python benchmarks/strategies.py --strategies finetune multitask --policies hierarchical --seeds 0 1
     python benchmarks/strategies.py --write docs/results.md           # also replace the table in a markdown file
 
-Each combination is one ``robot-cl`` run (its own run directory under outputs/, so finished runs are
-reused and interrupted ones resume). The table reports, per combination (mean +- std over seeds
+Each combination is one ``robot-cl`` run (its own run directory under outputs/): a finished run of
+the same configuration is read back instead of run again (``--rerun`` forces it), and an
+interrupted one resumes. The table reports, per combination (mean +- std over seeds
 when several): average success, forgetting, Continual World forward transfer (fwt_auc), GEM
 backward transfer, LIBERO NBT and AUC, recovery (mean updates to get back to 90 % of each skill's
 best, and the mean ratio to learning from scratch), final/first-stage parameters, stored memory
@@ -46,19 +47,26 @@ ALL_STRATEGIES = [
 NEEDS = {("flat", "modular"): ["policy.per_task_modules=true"]}
 
 
-def run_one(policy: str, strategy: str, seed: int, extra: list[str]) -> dict:
+def finished(overrides: list[str]) -> dict | None:
+    """The metrics of a finished run with exactly this configuration, if outputs/ holds one."""
+    from robot_cl.cli import check_overrides
+    from robot_cl.run import config_hash
+
+    cfg = check_overrides(overrides)
+    path = ROOT / "outputs" / cfg["run_name"] / "metrics.json"
+    if path.exists():
+        m = json.loads(path.read_text())
+        if m.get("run", {}).get("config_hash") == config_hash(cfg):
+            return m
+    return None
+
+
+def run_one(policy: str, strategy: str, seed: int, extra: list[str], rerun: bool = False) -> dict:
     needs = NEEDS.get((policy, strategy), [])
-    args = [
-        sys.executable,
-        "-m",
-        "robot_cl.cli",
-        f"policy={policy}",
-        f"strategy={strategy}",
-        f"seed={seed}",
-        "progress=false",
-        *needs,
-        *extra,
-    ]
+    overrides = [f"policy={policy}", f"strategy={strategy}", f"seed={seed}", "progress=false", *needs, *extra]
+    if not rerun and (m := finished(overrides)) is not None:
+        return m
+    args = [sys.executable, "-m", "robot_cl.cli", *overrides]
     out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
     if out.returncode != 0:
         raise SystemExit(f"run failed ({' '.join(args[3:])}):\n{out.stderr[-3000:]}")
@@ -109,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--strategies", nargs="+", default=ALL_STRATEGIES)
     p.add_argument("--policies", nargs="+", default=["flat", "hierarchical"])
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--rerun", action="store_true", help="run again even when outputs/ holds a finished run of the same config")
     p.add_argument("--write", default=None, help="markdown file whose table (between the marker comments) is replaced")
     p.add_argument("overrides", nargs="*", help="extra robot-cl overrides, e.g. curriculum=household_all")
     args = p.parse_args(argv)
@@ -116,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = [HEADER]
     for strategy in args.strategies:
         for policy in args.policies:
-            runs = [run_one(policy, strategy, s, args.overrides) for s in args.seeds]
+            runs = [run_one(policy, strategy, s, args.overrides, args.rerun) for s in args.seeds]
             lines.append(row(policy, strategy, runs))
             print(lines[-1], flush=True)
     table = "\n".join(lines)

@@ -62,6 +62,7 @@ def test_worked_example_strategy_runs_in_a_curriculum(tmp_path, monkeypatch):
                 "progress=false",
                 "workers=1",
                 f"imports=[{module}]",
+                "strategy=finetune",
                 "~strategy.plugins.finetune",
                 "+strategy.plugins.anchor_pull={strength: 1.0}",
             ]
