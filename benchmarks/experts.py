@@ -85,10 +85,10 @@ def main(argv: list[str] | None = None) -> int:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     t0 = time.perf_counter()
     if args.curriculum:
-        from robot_cl.cli import check_overrides
+        from robot_cl.cli import compose_overrides
         from robot_cl.tasks import task_configs
 
-        specs = task_configs(check_overrides([f"curriculum={args.curriculum}", "policy=flat"])["curriculum"])
+        specs = task_configs(compose_overrides([f"curriculum={args.curriculum}"])["curriculum"])
         names = args.skills or list(specs)
         with ProcessPoolExecutor(max_workers=args.workers) as pool:
             rows = list(pool.map(evaluate_external, names, [specs[n] for n in names], [seeds] * len(names)))

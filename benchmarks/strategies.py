@@ -49,10 +49,10 @@ NEEDS = {("flat", "modular"): ["policy.per_task_modules=true"]}
 
 def finished(overrides: list[str]) -> dict | None:
     """The metrics of a finished run with exactly this configuration, if outputs/ holds one."""
-    from robot_cl.cli import check_overrides
+    from robot_cl.cli import compose_overrides
     from robot_cl.run import config_hash
 
-    cfg = check_overrides(overrides)
+    cfg = compose_overrides(overrides)  # the run itself validates; here only its name and hash are needed
     path = ROOT / "outputs" / cfg["run_name"] / "metrics.json"
     if path.exists():
         m = json.loads(path.read_text())

@@ -50,11 +50,18 @@ def check_overrides(args: list[str]) -> dict:
     Sweeps (``-m seed=0,1``) are checked value by value for config groups and composed with
     their first value otherwise.
     """
+    from robot_cl.run import validate
+
+    plain = compose_overrides(args)
+    validate(plain)
+    return plain
+
+
+def compose_overrides(args: list[str]) -> dict:
+    """The plain config for these overrides (group options and keys checked), without :func:`validate`."""
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
     from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    from robot_cl.run import validate
 
     overrides = [a for a in args if not a.startswith("-")]
     try:
@@ -94,7 +101,6 @@ def check_overrides(args: list[str]) -> dict:
         raise ConfigError(f"invalid configuration: {msg}") from None
     finally:
         GlobalHydra.instance().clear()
-    validate(plain)
     return plain
 
 

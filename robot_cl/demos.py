@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from robot_cl.errors import RobotCLError
-from robot_cl.primitives import PRIMITIVES, Primitive, PrimitiveRunner
+from robot_cl.primitives import PRIMITIVES, Primitive
 
 DEMO_VERSION = 1
 PRIMITIVE_NAMES: tuple[str, ...] = tuple(sorted(PRIMITIVES))
@@ -59,31 +59,6 @@ class DemoSet:
     def episodes(self) -> int:
         return len(self.seeds)
 
-    @property
-    def nbytes(self) -> int:
-        return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray))
-
-    def subset(self, n_episodes: int) -> DemoSet:
-        """The first ``n_episodes`` episodes."""
-        keep_steps, keep_calls = self.episode < n_episodes, self.call_episode < n_episodes
-        call_index = np.flatnonzero(keep_calls)
-        return DemoSet(
-            self.skill,
-            self.obs[keep_steps],
-            self.actions[keep_steps],
-            self.episode[keep_steps],
-            self.step_call[keep_steps],
-            self.step_goal[keep_steps],
-            self.call_obs[call_index],
-            self.call_prim[call_index],
-            self.call_params[call_index],
-            self.call_episode[call_index],
-            self.call_steps[call_index],
-            self.call_achieved[call_index],
-            self.seeds[:n_episodes],
-            self.attempted,
-        )
-
 
 def goal_features(prim: Primitive) -> np.ndarray:
     """What a learned low-level controller needs to imitate ``prim``: its goal and gripper mode."""
@@ -101,9 +76,10 @@ def goal_features(prim: Primitive) -> np.ndarray:
 
 def record_episode(env, seed: int) -> dict:
     """Run the expert once, recording both levels. Returns arrays for one episode and its success."""
+    from robot_cl.sim.env import run_expert  # here, so that importing demos does not load MuJoCo
+
     base = env.unwrapped
-    obs, _ = env.reset(seed=seed)
-    tr = PrimitiveRunner(env, base.end_effector, obs).run_program(base.expert())
+    tr = run_expert(env, seed)
     params = np.zeros((len(tr.calls), MAX_PARAMS), dtype=np.float32)
     for i, c in enumerate(tr.calls):
         params[i, : len(c.params)] = c.params
@@ -169,7 +145,6 @@ def generate(skill: str, seeds: list[int], sim_config: dict | None = None, skill
     if not eps:
         raise RobotCLError(f"the {skill} expert failed on every demonstration seed {seeds[0]}..{seeds[-1]}")
     offsets = np.cumsum([0] + [len(e["call_prim"]) for e in eps[:-1]])
-    offsets = [off if len(e["call_prim"]) else 0 for e, off in zip(eps, offsets)]  # raw-only episodes keep step_call -1
     return DemoSet(
         skill=skill,
         obs=np.concatenate([e["obs"] for e in eps]),

@@ -68,8 +68,6 @@ def _worker_init(imports: list[str]) -> None:
 
 
 def _env(skill: str, sim_config: dict | None, skill_config: dict | None):
-    import json
-
     from robot_cl import tasks
 
     key = (skill, json.dumps(sim_config, sort_keys=True), json.dumps(skill_config, sort_keys=True))

@@ -11,6 +11,7 @@ import torch
 from robot_cl.errors import ConfigError, choices
 from robot_cl.policies import Policy
 from robot_cl.strategies import Data, Plugin, sample
+from robot_cl.strategies.base import to_device
 
 
 class BCLearner:
@@ -47,13 +48,6 @@ class BCLearner:
     def make_optimizer(self) -> torch.optim.Optimizer:
         return torch.optim.Adam(self.policy.parameters(), lr=self.lr, weight_decay=float(self.cfg.get("weight_decay", 0.0)))
 
-    def updates_for(self, data: Data) -> int:
-        """Updates per task: ``updates`` fixed, or ``epochs`` passes over the task's data."""
-        if self.cfg.get("epochs"):
-            n = max(len(next(iter(g.values()))) for g in data.values())
-            return max(1, int(self.cfg["epochs"] * n / self.batch_size))
-        return int(self.cfg["updates"])
-
     def train_task(
         self,
         task: int,
@@ -64,7 +58,7 @@ class BCLearner:
         checkpoints: dict[int, Callable[[int], None]] | None = None,
     ) -> dict[str, Any]:
         """Train on one task. ``checkpoints`` maps update counts to callbacks (e.g. evaluation)."""
-        data = {g: {k: v.to(self.device) for k, v in group.items()} for g, group in data.items()}
+        data = to_device(data, self.device)
         for p in self.plugins:
             data = p.training_data(self, task, data)
         if self.cfg.get("reset_optimizer", True):  # also picks up modules added for this task

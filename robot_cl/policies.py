@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from robot_cl.demos import MAX_PARAMS, PRIMITIVE_NAMES, DemoSet
+from robot_cl.demos import MAX_PARAMS, PRIMITIVE_NAMES, DemoSet, goal_features
 from robot_cl.errors import ConfigError, choices
 from robot_cl.primitives import PRIMITIVES, Command, EEState, Primitive, make_primitive, wrap_angle
 
@@ -261,7 +261,7 @@ class LowLevelNet(nn.Module):
         has_pos = torch.isfinite(goal[:, 0:1]).to(obs.dtype)
         has_yaw = torch.isfinite(goal[:, 3:4]).to(obs.dtype)
         dpos = torch.nan_to_num(goal[:, 0:3] - pos) / 0.05
-        dyaw = torch.nan_to_num(torch.remainder(goal[:, 3] - yaw + math.pi, 2 * math.pi) - math.pi)[:, None]
+        dyaw = torch.nan_to_num(wrap_angle(goal[:, 3] - yaw))[:, None]
         rest = torch.stack([obs[:, 5], goal[:, 4], goal[:, 5]], dim=1)
         onehot = nn.functional.one_hot(prim.long(), len(PRIMITIVE_NAMES)).to(obs.dtype)
         return torch.cat([onehot, dpos.clamp(-3, 3), dyaw, has_pos, has_yaw, rest], dim=1)
@@ -377,12 +377,14 @@ class LearnedPrimitive(Primitive):
 
     def __init__(self, inner: Primitive, net: LowLevelNet, index: int) -> None:
         self.inner, self.net, self.index = inner, net, index
+        self.device = next(net.parameters()).device
         self.name, self.param_names, self.params = inner.name, inner.param_names, inner.params
         self.max_steps = inner.max_steps
 
     def start(self, ee, s: EEState, held_grip: float) -> None:
         self.inner.start(ee, s, held_grip)
         self.ee, self.start_state, self.held_grip = ee, s, self.inner.held_grip
+        self.goal = torch.as_tensor(goal_features(self.inner))[None]  # fixed once the primitive has started
 
     @property
     def steps(self) -> int:
@@ -391,14 +393,11 @@ class LearnedPrimitive(Primitive):
     @torch.no_grad()
     def command(self, s: EEState) -> Command:
         self.inner.command(s)  # keeps the wrapped primitive's step count and progress tracking
-        from robot_cl.demos import goal_features
-
-        goal = torch.as_tensor(goal_features(self.inner))[None]
         obs = torch.zeros(1, 6)
         obs[0, :3] = torch.as_tensor(s.pos)
         obs[0, 3], obs[0, 4], obs[0, 5] = math.sin(s.yaw), math.cos(s.yaw), s.opening
-        feats = LowLevelNet.features(torch.tensor([self.index]), goal, obs)
-        out = self.net(feats.to(next(self.net.parameters()).device))[0].cpu().numpy()
+        feats = LowLevelNet.features(torch.tensor([self.index]), self.goal, obs)
+        out = self.net(feats.to(self.device))[0].cpu().numpy()
         return Command(out[:3].astype(float), float(out[3]), float(out[4]))
 
     def finished(self, s: EEState) -> bool:
@@ -441,5 +440,4 @@ __all__ = [
     "build_policy",
     "count_params",
     "register_policy",
-    "wrap_angle",
 ]

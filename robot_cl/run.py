@@ -160,17 +160,9 @@ def new_policy(cfg: dict, n_tasks: int, device: torch.device, seed: int, first_t
     return policy
 
 
-_IO: dict[str, dict] = {}
-
-
 def io_spec(cfg: dict) -> dict[str, Any]:
-    """Observation and action sizes and input normalisation of the curriculum's tasks (memoised: external
-    tasks are made once to read their spaces)."""
-    cfgs = tasks.task_configs(cfg["curriculum"])
-    key = json.dumps([cfg["curriculum"]["skills"], cfgs], sort_keys=True, default=str)
-    if key not in _IO:
-        _IO[key] = tasks.io_spec(list(cfg["curriculum"]["skills"]), cfgs)
-    return _IO[key]
+    """Observation and action sizes and input normalisation of the curriculum's tasks."""
+    return tasks.io_spec(list(cfg["curriculum"]["skills"]), tasks.task_configs(cfg["curriculum"]))
 
 
 def curve_schedule(updates: int, points: int) -> list[int]:
@@ -226,9 +218,7 @@ def load_or_run_references(cfg, skills, all_demos, evaluator, device, cache: Pat
         log(f"reference run (single skill, from scratch): {skill}")
         refs[skill] = reference_run(cfg, skill, task, len(skills), all_demos[skill], evaluator, device)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(refs[skill], indent=1))
-        tmp.replace(path)
+        _write_json(path, refs[skill])
     return refs
 
 

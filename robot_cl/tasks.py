@@ -29,6 +29,7 @@ from __future__ import annotations
 import copy
 import difflib
 import importlib
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -181,9 +182,20 @@ def make_env(name: str, sim_config: dict | None = None, task_config: Any = None,
     return robot_cl.make(name, sim_config=sim_config, skill_config=task_config, **kwargs)
 
 
+_CHECKED: dict[str, tuple[int, int]] = {}  # external tasks that passed check_external, with their sizes
+
+
 def check_external(name: str, spec: dict) -> tuple[int, int]:
-    """Everything that can be wrong with an external task, found before any expensive work: unknown
-    keys, env id, expert, success key (one reset and one step). Returns (obs_dim, act_dim)."""
+    """Everything that can be wrong with an external task, found before any expensive work: env id,
+    expert, success key (one reset and one step). Returns (obs_dim, act_dim). A task that passed is
+    not made again in this process (the runner checks, then reads the sizes)."""
+    key = json.dumps([name, spec], sort_keys=True, default=str)
+    if key not in _CHECKED:
+        _CHECKED[key] = _check_external(name, spec)
+    return _CHECKED[key]
+
+
+def _check_external(name: str, spec: dict) -> tuple[int, int]:
     if spec.get("expert"):
         load_expert(spec["expert"])
     env = make_external(name, spec)
@@ -202,9 +214,7 @@ def io_spec(names: list[str], cfgs: dict[str, Any]) -> dict[str, Any]:
     specs = {}
     for name in names:
         if is_external(cfgs.get(name)):
-            env = make_external(name, cfgs[name])
-            specs[name] = (int(env.observation_space.shape[0]), int(env.action_space.shape[0]))
-            env.close()
+            specs[name] = check_external(name, cfgs[name])
         else:
             specs[name] = (OBS_DIM, ACT_DIM)
     if len(set(specs.values())) > 1:
@@ -218,7 +228,7 @@ def io_spec(names: list[str], cfgs: dict[str, Any]) -> dict[str, Any]:
 
 def validate_curriculum(cur: dict, policy: str) -> None:
     """One-line errors for unknown task names, malformed external tasks and policy/task mismatches."""
-    from robot_cl.skills import get_skill, list_skills
+    from robot_cl.skills import list_skills
 
     names = cur["skills"]
     tasks = cur.get("tasks") or {}
@@ -229,17 +239,15 @@ def validate_curriculum(cur: dict, policy: str) -> None:
             raise ConfigError(f"curriculum.skills entries are task names, got {name!r}")
         if name not in tasks and name not in list_skills():
             raise ConfigError(f"unknown skill {name!r}; valid: {choices([*list_skills(), *tasks])}")
-        if name not in tasks:
-            get_skill(name)
     cfgs = task_configs(cur)
     for name in names:
         spec = cfgs[name]
         if name in tasks:
             if not is_external(spec):
                 raise ConfigError(f"curriculum.tasks.{name} needs an env_id (a registered Gymnasium id)")
-            check_external(name, spec)
-            if policy == "hierarchical":
+            if policy == "hierarchical":  # checked first: it needs no env
                 raise ConfigError(
                     f"task {name!r} ({spec['env_id']}) has no primitive-program expert, "
                     "so policy=hierarchical cannot be trained on it; valid: policy=flat"
                 )
+            check_external(name, spec)

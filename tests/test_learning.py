@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 import torch
+from policy_fixtures import FLAT, HIER, make_policy
 
 import robot_cl
 from robot_cl import demos
@@ -10,32 +11,10 @@ from robot_cl.evaluation import Evaluator, rollout
 from robot_cl.learners import BCLearner
 from robot_cl.policies import HierarchicalPolicy, LearnedPrimitive, build_policy, count_params
 from robot_cl.primitives import PrimitiveRunner, Reach
-from robot_cl.sim.env import ACT_DIM, OBS_CENTER, OBS_DIM, OBS_SCALE
+from robot_cl.sim.env import ACT_DIM, OBS_CENTER, OBS_DIM
 from robot_cl.strategies import Multitask, concat, make_plugins
 
-HIER = {"name": "hierarchical", "task_onehot": True, "per_task_modules": True, "trunk": [64, 64], "module_hidden": [32], "layer_norm": True}
-FLAT = {"name": "flat", "task_onehot": True, "per_task_modules": True, "hidden": [64, 64], "layer_norm": True}
 BC = {"name": "bc", "lr": 1e-3, "batch_size": 64, "updates": 100, "grad_clip": 10.0, "reset_optimizer": True}
-
-
-@pytest.fixture(scope="module")
-def demo_sets(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("demos")
-    return demos.load_or_generate(["press_button", "open_drawer"], range(0, 5), cache)
-
-
-def make(cfg, n_tasks=2, seed=0):
-    torch.manual_seed(seed)
-    spec = {
-        "cfg": cfg,
-        "obs_dim": OBS_DIM,
-        "act_dim": ACT_DIM,
-        "n_tasks": n_tasks,
-        "obs_center": OBS_CENTER.tolist(),
-        "obs_scale": OBS_SCALE.tolist(),
-        "tasks_added": 0,
-    }
-    return build_policy(spec)
 
 
 # -- demonstrations -----------------------------------------------------------------------------------
@@ -76,7 +55,7 @@ def test_corrupt_demonstration_cache_is_regenerated(tmp_path, capsys):
 
 # -- policies -----------------------------------------------------------------------------------------
 def test_modules_are_added_per_skill_and_counted():
-    p = make(HIER)
+    p = make_policy(HIER)
     p.add_task(0)
     n1 = count_params(p)
     p.add_task(1)
@@ -87,7 +66,7 @@ def test_modules_are_added_per_skill_and_counted():
 
 @pytest.mark.parametrize("cfg, modules", [(HIER, "behaviours"), (FLAT, "heads")])
 def test_training_a_new_skill_leaves_the_old_skill_module_untouched(cfg, modules, demo_sets):
-    p = make(cfg)
+    p = make_policy(cfg)
     learner = BCLearner(p, BC, [], torch.device("cpu"))
     p.add_task(0)
     learner.train_task(0, p.dataset(demo_sets["press_button"], 0), 50, seed=0)
@@ -100,7 +79,7 @@ def test_training_a_new_skill_leaves_the_old_skill_module_untouched(cfg, modules
 
 
 def test_behaviour_cloning_imitates_primitive_choices(demo_sets):
-    p = make(HIER)
+    p = make_policy(HIER)
     p.add_task(0)
     data = p.dataset(demo_sets["open_drawer"], 0)
     learner = BCLearner(p, {**BC, "lr": 3e-3}, [], torch.device("cpu"))
@@ -117,12 +96,12 @@ def test_behaviour_cloning_imitates_primitive_choices(demo_sets):
 
 def test_zero_step_calls_are_not_training_targets(demo_sets):
     d = demo_sets["open_drawer"]
-    data = make(HIER).dataset(d, 0)
+    data = make_policy(HIER).dataset(d, 0)
     assert len(data["calls"]["prim"]) == int((d.call_steps > 0).sum()) < len(d.call_prim)
 
 
 def test_unseen_skill_uses_the_newest_module():
-    p = make(HIER)
+    p = make_policy(HIER)
     p.add_task(0)
     obs = torch.as_tensor(np.tile(OBS_CENTER, (2, 1)))
     with torch.no_grad():
@@ -132,7 +111,7 @@ def test_unseen_skill_uses_the_newest_module():
 
 
 def test_spec_rebuilds_an_identical_policy(demo_sets):
-    p = make(FLAT)
+    p = make_policy(FLAT)
     p.add_task(0)
     p.add_task(1)
     q = build_policy(p.spec())
@@ -145,7 +124,7 @@ def test_spec_rebuilds_an_identical_policy(demo_sets):
 def test_learned_low_level_primitive_drives_the_arm(demo_sets):
     """A low-level network trained on the controllers' traces of two skills reaches new targets by itself."""
     cfg = {**HIER, "learned_primitives": True, "low_level_hidden": [64, 64]}
-    p = make(cfg, n_tasks=1)
+    p = make_policy(cfg, n_tasks=1)
     p.add_task(0)
     data = concat([p.dataset(demo_sets["press_button"], 0), p.dataset(demo_sets["open_drawer"], 0)])
     assert "steps" in data
@@ -162,7 +141,7 @@ def test_learned_low_level_primitive_drives_the_arm(demo_sets):
 
 # -- strategies ---------------------------------------------------------------------------------------
 def test_multitask_trains_on_the_union_and_counts_its_memory(demo_sets):
-    p = make(HIER)
+    p = make_policy(HIER)
     plugin = Multitask()
     learner = BCLearner(p, BC, [plugin], torch.device("cpu"))
     d0, d1 = p.dataset(demo_sets["press_button"], 0), p.dataset(demo_sets["open_drawer"], 1)
@@ -181,7 +160,7 @@ def test_unknown_strategy_is_named():
 
 # -- evaluation ---------------------------------------------------------------------------------------
 def test_evaluation_in_workers_matches_in_process(demo_sets):
-    p = make(HIER)
+    p = make_policy(HIER)
     p.add_task(0)
     BCLearner(p, {**BC, "lr": 3e-3}, [], torch.device("cpu")).train_task(0, p.dataset(demo_sets["press_button"], 0), 300, seed=0)
     seeds = list(range(1000, 1006))
@@ -193,7 +172,7 @@ def test_evaluation_in_workers_matches_in_process(demo_sets):
 
 
 def test_flat_rollout_counts_steps_to_the_time_limit():
-    p = make(FLAT, n_tasks=1)
+    p = make_policy(FLAT, n_tasks=1)
     p.add_task(0)
     env = robot_cl.make("press_button", skill_config={"max_steps": 30})
     out = rollout(env, p, 0, seed=3)

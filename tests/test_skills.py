@@ -113,19 +113,23 @@ def test_duplicate_skill_name_from_another_file_is_refused(tmp_path):
         load_skill_file(path)
 
 
+class Inert(Skill):
+    """A skill that does nothing; tests subclass it to break one thing at a time."""
+
+    def success(self, s):
+        return False
+
+    def reward(self, s):
+        return 0.0
+
+    def expert(self, s):
+        yield from ()
+
+
 def test_skill_naming_unknown_scene_parts_fails_before_any_episode():
-    class Bad(Skill):
+    class Bad(Inert):
         name = "bad_elements"
         elements = ("fridge",)
-
-        def success(self, s):
-            return False
-
-        def reward(self, s):
-            return 0.0
-
-        def expert(self, s):
-            yield from ()
 
     with pytest.raises(SkillError, match=r"unknown scene element 'fridge'; valid: .*drawer"):
         HouseholdEnv(Bad())
@@ -138,15 +142,8 @@ def test_skill_naming_unknown_scene_parts_fails_before_any_episode():
 
 
 def test_register_skill_rejects_bad_names():
-    class Nameless(Skill):
-        def success(self, s):
-            return False
-
-        def reward(self, s):
-            return 0.0
-
-        def expert(self, s):
-            yield from ()
+    class Nameless(Inert):
+        pass
 
     with pytest.raises(SkillError, match="needs a `name`"):
         register_skill(Nameless)

@@ -11,13 +11,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from policy_fixtures import FLAT, HIER, make_policy
 from torch import nn
 
-from robot_cl import demos
 from robot_cl.errors import ConfigError
 from robot_cl.learners import BCLearner
-from robot_cl.policies import MaskedLinear, build_policy
-from robot_cl.sim.env import ACT_DIM, OBS_CENTER, OBS_DIM, OBS_SCALE
+from robot_cl.policies import MaskedLinear
+from robot_cl.sim.env import OBS_DIM
 from robot_cl.strategies import (
     AGEM,
     DERPP,
@@ -41,8 +41,6 @@ from robot_cl.strategies import (
 )
 from robot_cl.strategies.regularization import distillation
 
-HIER = {"name": "hierarchical", "task_onehot": True, "per_task_modules": True, "trunk": [64, 64], "module_hidden": [32], "layer_norm": True}
-FLAT = {"name": "flat", "task_onehot": True, "per_task_modules": True, "hidden": [64, 64], "layer_norm": True}
 BC = {"name": "bc", "lr": 1e-3, "batch_size": 64, "updates": 30, "grad_clip": 10.0, "reset_optimizer": True}
 # Weight decay moves weights whose gradients were zeroed: freezing must also restore values, not only zero gradients.
 BC_WD = {**BC, "weight_decay": 0.01}
@@ -56,26 +54,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-@pytest.fixture(scope="module")
-def demo_sets(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("demos")
-    return demos.load_or_generate(["press_button", "open_drawer"], range(0, 5), cache)
-
-
-def make(cfg, n_tasks=2, seed=0):
-    torch.manual_seed(seed)
-    spec = {
-        "cfg": cfg,
-        "obs_dim": OBS_DIM,
-        "act_dim": ACT_DIM,
-        "n_tasks": n_tasks,
-        "obs_center": OBS_CENTER.tolist(),
-        "obs_scale": OBS_SCALE.tolist(),
-        "tasks_added": 0,
-    }
-    return build_policy(spec)
 
 
 def params_of(module):
@@ -326,7 +304,7 @@ def perturb(module, scale=0.05, seed=1):
 
 
 def test_lwf_distils_every_earlier_skill_module_and_ignores_the_current_one(demo_sets):
-    p = make(FLAT, n_tasks=3)
+    p = make_policy(FLAT, n_tasks=3)
     for t in range(3):
         p.add_task(t)
     lwf = LwF(strength=2.0, temperature=2.0)
@@ -358,7 +336,7 @@ def test_lwf_distils_every_earlier_skill_module_and_ignores_the_current_one(demo
 
 
 def test_lwf_on_primitive_logits_is_a_temperature_scaled_kl(demo_sets):
-    p = make(HIER)
+    p = make_policy(HIER)
     p.add_task(0)
     p.add_task(1)
     lwf = LwF(strength=1.5, temperature=3.0)
@@ -381,7 +359,7 @@ def test_lwf_on_primitive_logits_is_a_temperature_scaled_kl(demo_sets):
 
 # -- L2 -------------------------------------------------------------------------------------------------
 def test_l2_penalises_squared_distance_to_the_anchor_but_not_new_modules():
-    p = make(FLAT)
+    p = make_policy(FLAT)
     p.add_task(0)
     l2 = L2(strength=7.0)
     learner = BCLearner(p, BC, [l2], CPU)
@@ -528,7 +506,7 @@ def episodes_rows(data, eps):
 
 
 def test_replay_keeps_equal_per_skill_quotas_of_whole_episodes(demo_sets):
-    p = make(FLAT)
+    p = make_policy(FLAT)
     p.add_task(0)
     p.add_task(1)
     d0, d1 = p.dataset(demo_sets["press_button"], 0), p.dataset(demo_sets["open_drawer"], 1)
@@ -562,7 +540,7 @@ def test_replay_keeps_equal_per_skill_quotas_of_whole_episodes(demo_sets):
 
 
 def test_replay_episode_choice_is_uniform(demo_sets):
-    p = make(FLAT)
+    p = make_policy(FLAT)
     d0, d1 = p.dataset(demo_sets["press_button"], 0), p.dataset(demo_sets["open_drawer"], 1)
     trials, counts = 400, np.zeros(5)
     for seed in range(trials):
@@ -599,7 +577,7 @@ def derpp_expected(der, learner, before):
 
 
 def test_derpp_stores_outputs_at_insertion_and_replays_them(demo_sets):
-    p = make(FLAT, n_tasks=1)
+    p = make_policy(FLAT, n_tasks=1)
     p.add_task(0)
     data = p.dataset(demo_sets["press_button"], 0)
     der = DERPP(capacity=48, alpha=0.7, beta=0.4, seed=2)
@@ -637,7 +615,7 @@ def test_derpp_stores_outputs_at_insertion_and_replays_them(demo_sets):
 
 # -- PackNet --------------------------------------------------------------------------------------------
 def train_packnet(cfg, demo_sets, keep=0.25):
-    p = make(cfg)
+    p = make_policy(cfg)
     packnet = PackNet(keep=keep, retrain_updates=10, seed=0)
     learner = BCLearner(p, BC_WD, [packnet], CPU)
     p.add_task(0)
@@ -704,7 +682,7 @@ def test_packnet_keeps_the_keep_fraction_in_every_layer(demo_sets):
 # -- modular --------------------------------------------------------------------------------------------
 def train_two_skills(cfg, plugins, demo_sets, updates=30):
     """Skill 0, then skill 1; snapshots of both modules and the trunk taken just before skill 1."""
-    p = make(cfg)
+    p = make_policy(cfg)
     learner = BCLearner(p, BC_WD, plugins, CPU)
     p.add_task(0)
     learner.train_task(0, p.dataset(demo_sets["press_button"], 0), updates, seed=0)
@@ -750,7 +728,7 @@ def test_without_modular_replay_does_change_the_old_module(demo_sets):
 
 @pytest.mark.parametrize("cfg", [FLAT, HIER], ids=["flat", "hierarchical"])
 def test_modular_needs_per_task_modules(cfg, demo_sets):
-    p = make({**cfg, "per_task_modules": False})
+    p = make_policy({**cfg, "per_task_modules": False})
     p.add_task(0)
     learner = BCLearner(p, BC, [Modular()], CPU)
     with pytest.raises(ConfigError, match="per_task_modules"):
@@ -778,7 +756,7 @@ def distance(a, b, data):
 
 
 def test_progress_and_compress_trains_an_active_column_and_distils_it(demo_sets):
-    p = make(FLAT)
+    p = make_policy(FLAT)
     p.add_task(0)
     pc = RecordingPC(progress_updates=60, strength=10.0, fisher_samples=8, lr=3e-3)
     learner = BCLearner(p, {**BC, "lr": 3e-3}, [pc], CPU)
@@ -813,9 +791,9 @@ def test_progress_and_compress_trains_an_active_column_and_distils_it(demo_sets)
 
 
 def test_progress_and_compress_learns_from_the_column_not_the_labels(demo_sets):
-    p = make(FLAT)
+    p = make_policy(FLAT)
     p.add_task(0)
-    teacher = make(FLAT, seed=7)  # a network that knows nothing about the demonstrations
+    teacher = make_policy(FLAT, seed=7)  # a network that knows nothing about the demonstrations
     teacher.add_task(0)
     teacher.eval()
     pc = RecordingPC(teacher=teacher, progress_updates=1, fisher_samples=4)
@@ -834,7 +812,7 @@ def test_plugins_compose_and_both_contribute(demo_sets):
     assert [type(x) for x in plugins] == [EWC, Replay] and plugins[0].params["strength"] == 10.0
     assert [type(x) for x in make_plugins({"replay": {}, "ewc": {}})] == [Replay, EWC]
 
-    p = make(FLAT)
+    p = make_policy(FLAT)
     learner = BCLearner(p, BC, plugins, CPU)
     infos = {0: [], 1: []}
     for task, skill in enumerate(["press_button", "open_drawer"]):
@@ -881,7 +859,7 @@ def same(a, b):
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_plugin_state_round_trips_through_a_weights_only_checkpoint(name, demo_sets):
-    p = make(FLAT)
+    p = make_policy(FLAT)
     p.add_task(0)
     plugin = STRATEGIES[name](**SMALL[name])
     learner = BCLearner(p, {**BC, "batch_size": 16}, [plugin], CPU)

@@ -36,10 +36,6 @@ def down_rotation(yaw: float) -> np.ndarray:
     return np.array([[c, s, 0.0], [s, -c, 0.0], [0.0, 0.0, -1.0]])
 
 
-def wrap_angle(a: float) -> float:
-    return (a + math.pi) % (2 * math.pi) - math.pi
-
-
 class CartesianController:
     """Differential-IK controller for a 7-DoF arm with a parallel gripper in a MuJoCo model."""
 

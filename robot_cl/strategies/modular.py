@@ -27,7 +27,7 @@ from torch import nn
 from robot_cl.errors import ConfigError
 from robot_cl.policies import MaskedLinear
 from robot_cl.strategies.base import Data, Params, Plugin, sample, snapshot, tensor_bytes, weighted_distance
-from robot_cl.strategies.regularization import distillation, fisher_diagonal
+from robot_cl.strategies.regularization import distillation, online_fisher
 
 
 class _Freezer:
@@ -40,7 +40,7 @@ class _Freezer:
     def set(self, learner, masks: dict[str, torch.Tensor]) -> None:
         params = dict(learner.named_parameters())
         self.masks = {n: m for n, m in masks.items() if m.any()}
-        self.values = {n: params[n].detach().clone() for n in self.masks}
+        self.values = {n: params[n].detach()[m].clone() for n, m in self.masks.items()}  # the frozen entries only
 
     def zero_grads(self, learner) -> None:
         for n, p in learner.named_parameters():
@@ -51,7 +51,7 @@ class _Freezer:
         with torch.no_grad():
             for n, p in learner.named_parameters():
                 if n in self.masks:
-                    p[self.masks[n]] = self.values[n][self.masks[n]]
+                    p[self.masks[n]] = self.values[n]
 
 
 class PackNet(Plugin):
@@ -242,16 +242,9 @@ class ProgressCompress(Plugin):
         return distil + 0.5 * self.params["strength"] * weighted_distance(learner, self.anchor, self.fisher)
 
     def after_training_task(self, learner, task, data):
-        new = fisher_diagonal(learner, data, self.params["fisher_samples"], seed=task)
-        if self.fisher is not None:
-            for n, f in self.fisher.items():
-                if n in new:
-                    new[n] = new[n] + self.params["gamma"] * f
-        self.fisher, self.anchor = new, snapshot(learner)
+        self.fisher = online_fisher(learner, data, self.params["fisher_samples"], task, self.params["gamma"], self.fisher)
+        self.anchor = snapshot(learner)
         self.active = None
-
-    def load_state_dict(self, state):
-        self.anchor, self.fisher = state["anchor"], state["fisher"]
 
 
 __all__ = ["Data", "Modular", "PackNet", "ProgressCompress"]

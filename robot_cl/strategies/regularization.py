@@ -54,6 +54,15 @@ def fisher_diagonal(learner, data: Data, samples: int, seed: int) -> Params:
     return importance(learner, data, samples, seed, lambda b: learner.loss_on(b)[0])
 
 
+def online_fisher(learner, data: Data, samples: int, task: int, gamma: float, previous: Params | None) -> Params:
+    """Online EWC's running Fisher (Schwarz et al. 2018): this skill's diagonal Fisher plus ``gamma`` times the previous one."""
+    new = fisher_diagonal(learner, data, samples, seed=task)
+    for n, f in (previous or {}).items():
+        if n in new:
+            new[n] = new[n] + gamma * f
+    return new
+
+
 def output_sensitivity(learner, data: Data, samples: int, seed: int) -> Params:
     """MAS importance: mean |gradient of the squared L2 norm of all outputs|."""
 
@@ -107,12 +116,8 @@ class OnlineEWC(Plugin):
         self.fisher: Params | None = None
 
     def after_training_task(self, learner, task, data):
-        new = fisher_diagonal(learner, data, self.params["fisher_samples"], seed=task)
-        if self.fisher is not None:
-            for n, f in self.fisher.items():
-                if n in new:
-                    new[n] = new[n] + self.params["gamma"] * f
-        self.fisher, self.anchor = new, snapshot(learner)
+        self.fisher = online_fisher(learner, data, self.params["fisher_samples"], task, self.params["gamma"], self.fisher)
+        self.anchor = snapshot(learner)
 
     def penalty(self, learner, batch):
         if self.anchor is None:
@@ -135,9 +140,12 @@ class SI(Plugin):
     def before_training_task(self, learner, task, data):
         self._start = snapshot(learner)
         self._path = {n: torch.zeros_like(p) for n, p in self._start.items()}
+        self._before = {n: torch.empty_like(p) for n, p in self._start.items()}  # reused every update
 
     def after_backward(self, learner, batch):
-        self._before = snapshot(learner)
+        with torch.no_grad():
+            for n, p in learner.named_parameters():
+                self._before[n].copy_(p)
 
     def after_update(self, learner):
         # p.grad is still the gradient the optimiser just used (after clipping and other plugins' edits).
@@ -174,9 +182,6 @@ class MAS(Plugin):
 
     def penalty(self, learner, batch):
         return None if self.anchor is None else self.params["strength"] * weighted_distance(learner, self.anchor, self.omega)
-
-    def load_state_dict(self, state):
-        self.omega, self.anchor = state["omega"], state["anchor"]
 
 
 def distillation(new: dict[str, dict[str, torch.Tensor]], old: dict[str, dict[str, torch.Tensor]], temperature: float) -> torch.Tensor:
