@@ -176,7 +176,7 @@ def test_flat_rollout_counts_steps_to_the_time_limit():
     p.add_task(0)
     env = robot_cl.make("press_button", skill_config={"max_steps": 30})
     out = rollout(env, p, 0, seed=3)
-    assert out["steps"] == 30 and out["decisions"] == 30 and out["success"] in (True, False)
+    assert out["steps"] == 30 and out["decisions"] == 30 and isinstance(out["success"], bool)
 
 
 def test_hierarchical_rollout_ends_even_when_the_policy_repeats_a_no_op():

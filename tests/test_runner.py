@@ -58,6 +58,7 @@ def test_two_skill_run_writes_every_output(cache, tmp_path):
     assert set(saved["wall_clock_s"]) >= {"demos", "training", "evaluation", "rendering", "references", "recovery"}
     assert set(saved["recovery"]) == {"press_button", "open_drawer"}
     assert len(saved["params"]) == 2 and saved["params"][1] > saved["params"][0]  # a behaviour module per skill
+    assert set(saved["videos"]) == {"press_button", "open_drawer"}
     for skill, path in saved["videos"].items():
         assert Path(path).exists() and Path(path).parent == videos and Path(path).stem == skill
     for name in ("matrix.csv", "matrix.png", "success_over_stages.png", "log.csv", "config.json"):
@@ -66,7 +67,9 @@ def test_two_skill_run_writes_every_output(cache, tmp_path):
     log = (run / "log.csv").read_text()
     assert ",train,0,press_button," in log and ",eval,1,open_drawer,1,success," in log and "updates_per_s" in log
     assert list((run / "tensorboard").glob("events.out.tfevents.*"))
-    for ckpt in sorted((run / "checkpoints").glob("stage_*.pt")):
+    checkpoints = sorted((run / "checkpoints").glob("stage_*.pt"))
+    assert [c.name for c in checkpoints] == ["stage_00.pt", "stage_01.pt"]
+    for ckpt in checkpoints:
         state = torch.load(ckpt, weights_only=True)  # no arbitrary pickle
         assert {"policy", "learner", "plugins", "results"} <= set(state)
     assert m["avg_success"] == saved["avg_success"]
