@@ -2,7 +2,8 @@
 
     python benchmarks/experts.py                 # all skills, 50 seeds each
     python benchmarks/experts.py --seeds 20 --skills open_drawer turn_knob
-    python benchmarks/experts.py --curriculum cw10 --bar 0   # an external curriculum's experts (Meta-World's scripted policies)
+    python benchmarks/experts.py --curriculum cw10 --bar 0.9   # an external curriculum's primitive-program experts
+    python benchmarks/experts.py --curriculum cw10 --raw --bar 0   # ... or its raw-action experts (Meta-World's scripted policies)
 
 Prints one row per skill: successes / episodes (success = the skill's predicate held at some
 step, Continual World's convention), mean episode length in control steps, mean number of
@@ -19,55 +20,42 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 
-def evaluate(skill: str, seeds: list[int]) -> dict:
-    import robot_cl
-    from robot_cl.sim.env import run_expert
-
-    env = robot_cl.make(skill)
-    t0 = time.perf_counter()
-    ok, steps, calls, failed = 0, [], [], []
-    for seed in seeds:
-        trace = run_expert(env, seed)
-        ok += trace.success
-        steps.append(len(trace.actions))
-        calls.append(len(trace.calls))
-        if not trace.success:
-            failed.append(seed)
-    env.close()
-    return {
-        "skill": skill,
-        "ok": ok,
-        "n": len(seeds),
-        "steps": float(np.mean(steps)),
-        "max_steps": env.unwrapped.max_steps,
-        "calls": float(np.mean(calls)),
-        "seconds": time.perf_counter() - t0,
-        "failed": failed,
-    }
-
-
-def evaluate_external(name: str, spec: dict, seeds: list[int]) -> dict:
-    """The same figures for an external task's raw-action expert (no primitive calls)."""
+def evaluate(skill: str, spec: dict | None, seeds: list[int], raw: bool = False) -> dict:
+    """Run a task's expert on every seed: its primitive program, or (``raw``) an external task's raw-action expert."""
     import warnings
 
     warnings.filterwarnings("ignore")
     from robot_cl import tasks
     from robot_cl.demos import record_raw_episode
+    from robot_cl.sim.env import run_expert
 
-    env = tasks.make_env(name, None, spec)
-    expert = tasks.load_expert(spec["expert"])
+    env = tasks.make_env(skill, None, spec)
+    expert = tasks.load_expert(spec["expert"]) if raw else None
     t0 = time.perf_counter()
-    eps = [record_raw_episode(env, expert, seed) for seed in seeds]
+    ok, steps, calls, failed = 0, [], [], []
+    for seed in seeds:
+        if raw:
+            ep = record_raw_episode(env, expert, seed)
+            success, n, c = ep["success"], len(ep["actions"]), 0
+        else:
+            trace = run_expert(env, seed)
+            success, n, c = trace.success, len(trace.actions), len(trace.calls)
+        ok += success
+        steps.append(n)
+        calls.append(c)
+        if not success:
+            failed.append(seed)
     env.close()
+    limit = spec.get("max_steps") if tasks.is_external(spec) else env.unwrapped.max_steps
     return {
-        "skill": name,
-        "ok": sum(e["success"] for e in eps),
+        "skill": skill,
+        "ok": ok,
         "n": len(seeds),
-        "steps": float(np.mean([len(e["actions"]) for e in eps])),
-        "max_steps": spec.get("max_steps"),
-        "calls": 0.0,
+        "steps": float(np.mean(steps)),
+        "max_steps": limit,
+        "calls": float(np.mean(calls)),
         "seconds": time.perf_counter() - t0,
-        "failed": [s for s, e in zip(seeds, eps) if not e["success"]],
+        "failed": failed,
     }
 
 
@@ -81,6 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--bar", type=float, default=0.95, help="minimum success rate")
     p.add_argument("--curriculum", default=None, help="evaluate this curriculum's tasks instead (e.g. cw10)")
+    p.add_argument("--raw", action="store_true", help="external tasks: run the raw-action `expert` instead of the primitive program")
     args = p.parse_args(argv)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     t0 = time.perf_counter()
@@ -90,14 +79,20 @@ def main(argv: list[str] | None = None) -> int:
 
         specs = task_configs(compose_overrides([f"curriculum={args.curriculum}"])["curriculum"])
         names = args.skills or list(specs)
-        with ProcessPoolExecutor(max_workers=args.workers) as pool:
-            rows = list(pool.map(evaluate_external, names, [specs[n] for n in names], [seeds] * len(names)))
+        if args.raw:
+            missing = [n for n in names if not (specs[n] or {}).get("expert")]
+        else:
+            missing = [n for n in names if specs[n] is not None and not specs[n].get("primitive_expert")]
+        if missing:
+            print(f"error: no {'expert' if args.raw else 'primitive_expert'} for {', '.join(missing)}", file=sys.stderr)
+            return 2
     else:
-        skills = args.skills or robot_cl.list_skills()
-        for s in skills:
+        names = args.skills or robot_cl.list_skills()
+        for s in names:
             robot_cl.get_skill(s)  # fail fast with the list of valid names
-        with ProcessPoolExecutor(max_workers=args.workers) as pool:
-            rows = list(pool.map(evaluate, skills, [seeds] * len(skills)))
+        specs = {}
+    with ProcessPoolExecutor(max_workers=args.workers) as pool:
+        rows = list(pool.map(evaluate, names, [specs.get(n) for n in names], [seeds] * len(names), [args.raw] * len(names)))
     print(f"{'skill':<26} {'success':>9} {'rate':>6} {'steps':>7} {'limit':>6} {'calls':>6} {'secs':>6}  failed seeds")
     below = []
     for r in rows:

@@ -75,18 +75,18 @@ def goal_features(prim: Primitive) -> np.ndarray:
 
 
 def record_episode(env, seed: int) -> dict:
-    """Run the expert once, recording both levels. Returns arrays for one episode and its success."""
+    """Run the task's primitive-program expert once, recording both levels. Returns arrays for one
+    episode and its success."""
     from robot_cl.sim.env import run_expert  # here, so that importing demos does not load MuJoCo
 
-    base = env.unwrapped
     tr = run_expert(env, seed)
     params = np.zeros((len(tr.calls), MAX_PARAMS), dtype=np.float32)
     for i, c in enumerate(tr.calls):
         params[i, : len(c.params)] = c.params
     return {
         "success": tr.success,
-        "obs": np.array(tr.obs, dtype=np.float32).reshape(-1, base.observation_space.shape[0]),
-        "actions": np.array(tr.actions, dtype=np.float32).reshape(-1, base.action_space.shape[0]),
+        "obs": np.array(tr.obs, dtype=np.float32).reshape(-1, env.observation_space.shape[0]),
+        "actions": np.array(tr.actions, dtype=np.float32).reshape(-1, env.action_space.shape[0]),
         "step_call": np.array(tr.step_call, dtype=np.int32),
         "step_goal": np.array([goal_features(tr.prims[c]) for c in tr.step_call], dtype=np.float32).reshape(-1, GOAL_FEATURES),
         "call_obs": np.array(tr.call_obs, dtype=np.float32),
@@ -128,9 +128,12 @@ def generate(skill: str, seeds: list[int], sim_config: dict | None = None, skill
     from robot_cl import tasks
 
     env = tasks.make_env(skill, sim_config, skill_config)
-    if tasks.is_external(skill_config):
+    if tasks.is_external(skill_config) and not skill_config.get("primitive_expert"):
         if not skill_config.get("expert"):
-            raise RobotCLError(f"task {skill!r} has no expert to record demonstrations from (set curriculum.tasks.{skill}.expert)")
+            raise RobotCLError(
+                f"task {skill!r} has no expert to record demonstrations from "
+                f"(set curriculum.tasks.{skill}.primitive_expert or curriculum.tasks.{skill}.expert)"
+            )
         expert = tasks.load_expert(skill_config["expert"])
         record = lambda env, seed: record_raw_episode(env, expert, seed)  # noqa: E731
     else:

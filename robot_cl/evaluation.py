@@ -18,14 +18,21 @@ from typing import Any
 import numpy as np
 import torch
 
+from robot_cl import tasks
 from robot_cl.policies import HierarchicalPolicy, Policy, build_policy
 from robot_cl.primitives import Hold, PrimitiveRunner
 
 
-def rollout(env, policy: Policy, task: int, seed: int, frames: list | None = None, every: int = 2) -> dict[str, Any]:
-    """One episode; returns success (at any step), steps and primitive decisions."""
+def rollout(
+    env, policy: Policy, task: int, seed: int, frames: list | None = None, every: int = 2, stop_on_success: bool = False
+) -> dict[str, Any]:
+    """One episode; returns success (at any step), steps and primitive decisions.
+
+    ``stop_on_success`` ends the episode at the first success (after the primitive in progress, for a
+    hierarchical policy): the success rate is the same, since success counts at any step, and
+    evaluation does not spend the rest of a successful episode's steps.
+    """
     obs, _ = env.reset(seed=seed)
-    base = env.unwrapped
     if frames is not None:
         frames.append(env.render())
     counter = [0]
@@ -36,9 +43,9 @@ def rollout(env, policy: Policy, task: int, seed: int, frames: list | None = Non
             frames.append(env.render())
 
     if isinstance(policy, HierarchicalPolicy):
-        runner = PrimitiveRunner(env, base.end_effector, obs, on_step=grab)
+        runner = PrimitiveRunner(env, tasks.end_effector(env), obs, on_step=grab)
         decisions = 0
-        while not runner.done:
+        while not runner.done and not (stop_on_success and runner.trace.success):
             result = runner.run(policy.decide(runner.obs, task))
             decisions += 1
             if result.steps == 0:  # a no-op decision: let time pass so the episode still ends
@@ -50,7 +57,7 @@ def rollout(env, policy: Policy, task: int, seed: int, frames: list | None = Non
         grab()
         success |= bool(info.get("success", False))
         steps += 1
-        done = terminated or truncated
+        done = terminated or truncated or (stop_on_success and success)
     return {"success": success, "steps": steps, "decisions": steps}
 
 
@@ -88,7 +95,7 @@ def _policy(spec: dict, weights: bytes, key: str) -> Policy:
 def _episodes(job: tuple) -> list[dict[str, Any]]:
     spec, weights, key, skill, task, seeds, sim_config, skill_config = job
     env, policy = _env(skill, sim_config, skill_config), _policy(spec, weights, key)
-    return [rollout(env, policy, task, s) for s in seeds]
+    return [rollout(env, policy, task, s, stop_on_success=True) for s in seeds]
 
 
 class Evaluator:

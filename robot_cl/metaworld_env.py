@@ -17,9 +17,11 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+import mujoco
 import numpy as np
 
 from robot_cl.errors import ConfigError
+from robot_cl.primitives import Command, EEState
 
 
 def metaworld_tasks() -> list[str]:
@@ -27,6 +29,31 @@ def metaworld_tasks() -> list[str]:
     from metaworld.env_dict import ALL_V3_ENVIRONMENTS
 
     return sorted(ALL_V3_ENVIRONMENTS)
+
+
+class SawyerEndEffector:
+    """Primitive adapter for Meta-World's Sawyer: the hand position is ``obs[0:3]`` (the point between
+    the fingertips), the gripper opening ``obs[3]`` (1 = open); the action is ``[dx, dy, dz, grip]``,
+    a unit ``dx`` moving the hand's mocap target by 1 cm (Meta-World's ``action_scale``). The gripper
+    cannot turn, so ``yaw_step`` is 0 and primitives ignore yaw goals.
+
+    The gain is lower than the household arm's: the mocap target runs ahead of the hand, so a high
+    gain overshoots (Meta-World's own scripted policies command 10-25 x the error, i.e. gain 0.1-0.25).
+    """
+
+    pos_step = 0.01
+    yaw_step = 0.0
+    gain = 0.25
+    pos_tolerance = 0.01
+    yaw_tolerance = 0.1
+    stall_steps = 12
+    tip_offset = 0.0  # obs[0:3] already is the fingertip centre
+
+    def state(self, obs: np.ndarray) -> EEState:
+        return EEState(np.asarray(obs[0:3], dtype=float), 0.0, float(obs[3]))
+
+    def action(self, cmd: Command) -> np.ndarray:
+        return np.array([*np.clip(cmd.dpos, -1.0, 1.0), cmd.grip], dtype=np.float32)
 
 
 class MetaWorldEnv(gym.Env):
@@ -56,6 +83,7 @@ class MetaWorldEnv(gym.Env):
         self.task, self.max_steps, self.render_mode = task, int(max_steps), render_mode
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, self.env.observation_space.shape, np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, self.env.action_space.shape, np.float32)
+        self.end_effector = SawyerEndEffector()
         self.steps = 0
 
     def reset(self, *, seed: int | None = None, options: dict | None = None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -63,6 +91,11 @@ class MetaWorldEnv(gym.Env):
         # Meta-World samples positions from its own np_random; seed it from ours (deterministic given `seed`).
         self.env.seed(int(self.np_random.integers(2**31 - 1)))
         obs, info = self.env.reset()
+        # Some v3 tasks (window-close) report a site position from before the reset's forward
+        # kinematics in the first observation; recompute it once the state is consistent.
+        mujoco.mj_forward(self.env.model, self.env.data)
+        self.env._prev_obs = self.env._get_curr_obs_combined_no_goal()
+        obs = self.env._get_obs()
         self.steps = 0
         return obs.astype(np.float32), dict(info)
 

@@ -10,7 +10,7 @@ import numpy as np
 def write_matrix_csv(path: Path, tasks: list[str], matrix: list[list[float]]) -> None:
     lines = ["stage," + ",".join(tasks)]
     for i, row in enumerate(matrix):
-        lines.append(f"{i}:{tasks[i]}," + ",".join(f"{v:.4f}" for v in row))
+        lines.append(f"{i}:{tasks[i]}," + ",".join("" if np.isnan(v) else f"{v:.4f}" for v in np.asarray(row, dtype=float)))
     Path(path).write_text("\n".join(lines) + "\n")
 
 
@@ -28,7 +28,8 @@ def plot_matrix(path: Path, tasks: list[str], matrix: list[list[float]], title: 
     ax.set_yticks(range(len(m)), [f"after {i}: {tasks[i]}" for i in range(len(m))], fontsize=7)
     for i in range(m.shape[0]):
         for j in range(m.shape[1]):
-            ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7, color="white" if m[i, j] < 0.5 else "black")
+            if not np.isnan(m[i, j]):  # NaN: not evaluated (eval.unseen=false)
+                ax.text(j, i, f"{m[i, j]:.2f}", ha="center", va="center", fontsize=7, color="white" if m[i, j] < 0.5 else "black")
     ax.set_xlabel("evaluated skill")
     ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, fraction=0.04, label="success rate")
@@ -71,7 +72,8 @@ def summary_table(tasks: list[str], matrix: list[list[float]], metrics: dict) ->
         " " * (width + 3) + " ".join(f"{j:>5}" for j in range(len(tasks))),
     ]
     for i, row in enumerate(matrix):
-        lines.append(f"{i:>2} {tasks[i]:<{width}}" + " ".join(f"{v:5.2f}" for v in row))
+        cells = ("    ." if np.isnan(v) else f"{v:5.2f}" for v in np.asarray(row, dtype=float))  # ".": not evaluated
+        lines.append(f"{i:>2} {tasks[i]:<{width}}" + " ".join(cells))
     keys = ["avg_success", "forgetting", "bwt", "fwt", "fwt_auc", "libero_fwt", "libero_nbt", "libero_auc"]
     lines.append("  ".join(f"{k}={metrics[k]:.3f}" if isinstance(metrics.get(k), float) else f"{k}=n/a" for k in keys))
     return "\n".join(lines)

@@ -109,6 +109,7 @@ def validate(cfg: dict) -> None:
         _expect(_is_int(ev[key]) and ev[key] > 0, f"eval.{key} must be a positive integer, got {ev[key]!r}")
     _expect(_is_int(ev["curve_points"]) and ev["curve_points"] >= 1, f"eval.curve_points must be >= 1, got {ev['curve_points']!r}")
     _expect(ev["seed_start"] >= cur["demo_seed"] + cur["demos"], "eval.seed_start must be above the demonstration seeds")
+    _expect(isinstance(ev["unseen"], bool), f"eval.unseen must be true or false, got {ev['unseen']!r}")
     rec = ev["recovery"]
     for key in ("check_every", "max_updates", "episodes"):
         _expect(_is_int(rec[key]) and rec[key] > 0, f"eval.recovery.{key} must be a positive integer, got {rec[key]!r}")
@@ -229,7 +230,7 @@ def measure_recovery(cfg, policy, skills, all_demos, matrix, curves, refs, evalu
     seeds = list(range(cfg["eval"]["seed_start"], cfg["eval"]["seed_start"] + rc["episodes"]))
     out = {}
     for task, skill in enumerate(skills):
-        best = max(max(curves[task]), max(row[task] for row in matrix))
+        best = float(np.nanmax([*curves[task], *(row[task] for row in matrix)]))  # NaN: cells not evaluated
         final = matrix[-1][task]
         entry: dict[str, Any] = {"best": best, "final": final, "updates": None, "scratch_updates": None, "ratio": None}
         ref = refs.get(skill)
@@ -416,7 +417,9 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
                 bar.close()
             with timer("evaluation"):
                 t_eval = time.perf_counter()
-                row = evaluator.success_rates(policy, skills, list(range(T)), eval_seeds)
+                # eval.unseen=false: only the tasks trained so far and the next one (all the metrics use)
+                k = T if ev["unseen"] else min(stage + 2, T)
+                row = evaluator.success_rates(policy, skills[:k], list(range(k)), eval_seeds) + [float("nan")] * (T - k)
                 eval_seconds = time.perf_counter() - t_eval
             curve.append(row[stage])
             results["matrix"].append(row)
@@ -424,12 +427,12 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
             results["curve_updates"].append([0, *schedule])
             results["params"].append(count_params(policy))
             results["memory_bytes"].append(sum(p.memory_bytes() for p in plugins))
-            for j, s in enumerate(skills):
+            for j, s in enumerate(skills[:k]):
                 log.scalar("eval", "success", row[j], stage, stage, s)
-            log.scalar("eval", "episodes_per_s", len(skills) * len(eval_seeds) / max(eval_seconds, 1e-9), stage, stage)
+            log.scalar("eval", "episodes_per_s", k * len(eval_seeds) / max(eval_seconds, 1e-9), stage, stage)
             log.scalar("eval", "env_steps_per_s", evaluator.env_steps / max(evaluator.seconds, 1e-9), stage, stage)
             log.flush()
-            say(f"stage {stage} {skill:<26} " + " ".join(f"{v:.2f}" for v in row))
+            say(f"stage {stage} {skill:<26} " + " ".join(f"{v:.2f}" for v in row[:k]))
             checkpoint.save(
                 ckpt_dir,
                 stage,

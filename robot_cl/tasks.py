@@ -10,8 +10,11 @@ A curriculum lists task names in ``skills``. A name is looked up first in ``curr
         hammer:
           env_id: robot_cl/MetaWorld-v0          # any registered Gymnasium id
           kwargs: {task: hammer-v3}              # passed to gymnasium.make
-          expert: metaworld.policies:SawyerHammerV3Policy   # "module:attr": a class (instantiated), an object
-                                                 # with get_action(obs), or a callable obs -> action
+          expert: metaworld.policies:SawyerHammerV3Policy   # raw-action expert, "module:attr": a class (instantiated),
+                                                 # an object with get_action(obs), or a callable obs -> action
+          primitive_expert: robot_cl.metaworld_experts:hammer   # program of motion primitives: a function
+                                                 # observe -> Program, observe() giving the env's current observation
+          end_effector: null                     # "module:Class" primitive adapter; default: the env's own `end_effector`
           success_key: success                   # info key that marks success (any step counts)
           obs_adapter: null                      # "module:function" mapping the env's observation to the policy's
           max_steps: 200                         # episode length (truncation)
@@ -19,9 +22,11 @@ A curriculum lists task names in ``skills``. A name is looked up first in ``curr
 
 Every task is wrapped by :class:`ExternalTask` so that the rest of the runner sees what it sees for
 household skills: a flat float32 observation, actions in ``[-1, 1]`` (rescaled to the env's bounds),
-``info["success"]`` and truncation after ``max_steps``. External tasks record raw-action
-demonstrations only (no primitive level), so they train flat policies; a hierarchical policy needs a
-task with a primitive-program expert.
+``info["success"]`` and truncation after ``max_steps``. A task with a ``primitive_expert`` records its
+demonstrations from that program at both levels (raw actions and primitive calls), like a household
+skill, so flat and hierarchical policies learn from the same episodes; the end effector's actions are
+in the wrapper's normalised ``[-1, 1]`` space. A task with only a raw ``expert`` records raw actions and
+trains flat policies only.
 """
 
 from __future__ import annotations
@@ -38,8 +43,17 @@ import numpy as np
 
 from robot_cl.errors import ConfigError, choices
 
-TASK_KEYS = ("env_id", "kwargs", "expert", "success_key", "obs_adapter", "max_steps", "import")
-DEFAULTS: dict[str, Any] = {"kwargs": {}, "expert": None, "success_key": "success", "obs_adapter": None, "max_steps": None, "import": None}
+TASK_KEYS = ("env_id", "kwargs", "expert", "primitive_expert", "end_effector", "success_key", "obs_adapter", "max_steps", "import")
+DEFAULTS: dict[str, Any] = {
+    "kwargs": {},
+    "expert": None,
+    "primitive_expert": None,
+    "end_effector": None,
+    "success_key": "success",
+    "obs_adapter": None,
+    "max_steps": None,
+    "import": None,
+}
 
 if "robot_cl/MetaWorld-v0" not in gym.registry:
     gym.register(id="robot_cl/MetaWorld-v0", entry_point="robot_cl.metaworld_env:MetaWorldEnv")
@@ -113,6 +127,10 @@ class ExternalTask(gym.Wrapper):
         self.action_space = gym.spaces.Box(-1.0, 1.0, env.action_space.shape, np.float32)
         self.max_steps = int(spec["max_steps"]) if spec.get("max_steps") else None
         self.raw_obs: Any = None  # the env's own observation (what an expert reads)
+        if spec.get("end_effector"):
+            self.end_effector = load_object(spec["end_effector"], "end_effector")()
+        else:
+            self.end_effector = getattr(env.unwrapped, "end_effector", None)
         self.steps = 0
 
     def _adapt(self, obs) -> np.ndarray:
@@ -146,6 +164,18 @@ class ExternalTask(gym.Wrapper):
         if self.max_steps is not None and self.steps >= self.max_steps:
             truncated = True
         return self._adapt(obs), float(reward), bool(terminated), bool(truncated), info
+
+
+def end_effector(env: gym.Env):
+    """The primitive adapter of a curriculum task's env (an external task's, or the household env's)."""
+    return env.end_effector if isinstance(env, ExternalTask) else env.unwrapped.end_effector
+
+
+def expert_program(env: gym.Env):
+    """A fresh primitive program of the task's scripted expert, for an env that has just been reset."""
+    if isinstance(env, ExternalTask):
+        return load_object(env.spec_cfg["primitive_expert"], "primitive_expert")(lambda: env.raw_obs)
+    return env.unwrapped.expert()
 
 
 def make_external(
@@ -198,8 +228,15 @@ def check_external(name: str, spec: dict) -> tuple[int, int]:
 def _check_external(name: str, spec: dict) -> tuple[int, int]:
     if spec.get("expert"):
         load_expert(spec["expert"])
+    if spec.get("primitive_expert") and not callable(load_object(spec["primitive_expert"], "primitive_expert")):
+        raise ConfigError(f"task {name!r}: primitive_expert {spec['primitive_expert']!r} is not a function observe -> program")
     env = make_external(name, spec)
     try:
+        if spec.get("primitive_expert") and env.end_effector is None:
+            raise ConfigError(
+                f"task {name!r}: {spec['env_id']} has no `end_effector` for its primitive_expert; "
+                f"set curriculum.tasks.{name}.end_effector to a 'module:Class' primitive adapter"
+            )
         obs, _ = env.reset(seed=0)
         env.step(np.zeros(env.action_space.shape, dtype=np.float32))  # raises on a missing success key
     finally:
@@ -245,9 +282,9 @@ def validate_curriculum(cur: dict, policy: str) -> None:
         if name in tasks:
             if not is_external(spec):
                 raise ConfigError(f"curriculum.tasks.{name} needs an env_id (a registered Gymnasium id)")
-            if policy == "hierarchical":  # checked first: it needs no env
+            if policy == "hierarchical" and not spec.get("primitive_expert"):  # checked first: it needs no env
                 raise ConfigError(
-                    f"task {name!r} ({spec['env_id']}) has no primitive-program expert, "
-                    "so policy=hierarchical cannot be trained on it; valid: policy=flat"
+                    f"task {name!r} ({spec['env_id']}) has no primitive_expert, so policy=hierarchical cannot be "
+                    f"trained on it; valid: policy=flat, or set curriculum.tasks.{name}.primitive_expert"
                 )
             check_external(name, spec)

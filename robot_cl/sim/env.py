@@ -197,8 +197,12 @@ class HouseholdEnv(gym.Env):
 
 
 def run_expert(env: gym.Env, seed: int | None = None, stop_on_success: bool = False, on_step=None) -> Trace:
-    """Reset ``env`` with ``seed`` and run its skill's scripted expert; returns the :class:`Trace`."""
+    """Reset ``env`` with ``seed`` and run its task's primitive-program expert; returns the :class:`Trace`.
+
+    ``env`` is a household skill env or an external task with a ``primitive_expert`` (``robot_cl.tasks``).
+    """
+    from robot_cl import tasks
+
     obs, _ = env.reset(seed=seed)
-    base = env.unwrapped
-    runner = PrimitiveRunner(env, base.end_effector, obs, on_step=on_step)
-    return runner.run_program(base.expert(), stop_on_success=stop_on_success)
+    runner = PrimitiveRunner(env, tasks.end_effector(env), obs, on_step=on_step)
+    return runner.run_program(tasks.expert_program(env), stop_on_success=stop_on_success)
