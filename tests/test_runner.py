@@ -8,9 +8,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
+import robot_cl
 from robot_cl.cli import check_overrides
 from robot_cl.errors import ConfigError, SkillError
 from robot_cl.paths import CONFIGS_DIR
@@ -188,3 +190,37 @@ def test_multirun_over_seeds_and_strategies(cache, tmp_path):
         "mini-hierarchical-bc-multitask-s0",
         "mini-hierarchical-bc-multitask-s1",
     ]
+
+
+def test_unseen_false_skips_only_cells_no_metric_uses(cache, tmp_path):
+    three = "curriculum.skills=[press_button,open_drawer,close_drawer]"
+    full = train(check_overrides(tiny(cache, three, "eval.recovery.enabled=false")), tmp_path / "full")
+    part = train(check_overrides(tiny(cache, three, "eval.recovery.enabled=false", "eval.unseen=false")), tmp_path / "part")
+    R, P = np.asarray(full["success_matrix"], dtype=float), np.array(part["success_matrix"], dtype=float)
+    assert np.isnan(P[0, 2]) and np.isnan(P).sum() == 1  # after stage 0 only the first two skills are evaluated
+    assert np.array_equal(np.nan_to_num(P, nan=-1), np.where(np.isnan(P), -1, R))  # every evaluated cell is the same
+    for key in ("avg_success", "forgetting", "bwt", "fwt", "libero_fwt", "libero_nbt", "libero_auc"):
+        assert part[key] == full[key], key
+    assert ",nan" not in (tmp_path / "part" / "matrix.csv").read_text()
+
+
+def test_evaluation_stops_an_episode_at_its_first_success():
+    from robot_cl.evaluation import rollout
+    from robot_cl.sim.env import run_expert
+
+    env = robot_cl.make("press_button")
+    trace = run_expert(env, seed=5)
+    first = trace.successes.index(True)
+
+    class Replay:  # a "policy" replaying the expert's actions (then holding the last one)
+        def __init__(self):
+            self.t = 0
+
+        def act(self, obs, task):
+            self.t += 1
+            return trace.actions[min(self.t - 1, len(trace.actions) - 1)]
+
+    for stop in (False, True):
+        out = rollout(env, Replay(), 0, seed=5, stop_on_success=stop)
+        assert out["success"]
+        assert out["steps"] == (first + 1 if stop else env.unwrapped.max_steps)

@@ -104,7 +104,10 @@ def test_external_expert_demonstrations_are_recorded_in_unit_actions(tmp_path):
 
 NO_ID = r"task 'reach': unknown Gymnasium env id 'Meta-World/MT2'; close registered ids: .*Meta-World/MT1"
 NO_ATTR = r"expert .*has no attribute 'SawyerReachV9Policy'; close matches: .*SawyerReachV3Policy"
-BAD_KEY = r"unknown curriculum.tasks.reach key 'colour'; valid: env_id, expert, import, kwargs, max_steps, obs_adapter, success_key"
+BAD_KEY = (
+    r"unknown curriculum.tasks.reach key 'colour'; valid: end_effector, env_id, expert, import, kwargs, max_steps, "
+    r"obs_adapter, primitive_expert, success_key"
+)
 
 
 @pytest.mark.parametrize(
@@ -116,6 +119,9 @@ BAD_KEY = r"unknown curriculum.tasks.reach key 'colour'; valid: env_id, expert, 
         ("+curriculum.tasks.reach.success_key=solved", r"task 'reach': info has no success key 'solved'; keys: .*success"),
         ("+curriculum.tasks.reach.colour=red", BAD_KEY),
         ("curriculum.skills=[reach,hammer]", r"unknown skill 'hammer'; valid: .*button.*reach"),
+        ("+curriculum.tasks.reach.primitive_expert=robot_cl.metaworld_experts:reach", r"primitive_expert .*has no attribute 'reach'"),
+        # Meta-World's own env has no primitive adapter: a primitive expert needs one named
+        ("+curriculum.tasks.reach.primitive_expert=robot_cl.metaworld_experts:push", r"task 'reach': .* has no `end_effector`"),
     ],
 )
 def test_bad_external_tasks_fail_with_one_line_errors(tmp_path, override, message):
@@ -126,8 +132,63 @@ def test_bad_external_tasks_fail_with_one_line_errors(tmp_path, override, messag
 
 
 def test_hierarchical_policy_needs_a_primitive_expert(tmp_path):
-    with pytest.raises(ConfigError, match=r"task 'reach' .*has no primitive-program expert.*valid: policy=flat"):
+    with pytest.raises(ConfigError, match=r"task 'reach' .*has no primitive_expert.*valid: policy=flat, or set curriculum.tasks.reach"):
         check_overrides([*tiny(tmp_path), "policy=hierarchical"])
+
+
+def test_sawyer_end_effector_reads_the_hand_and_drives_it():
+    from robot_cl.primitives import Command, PrimitiveRunner, Reach
+
+    env = tasks.make_external("push", tasks.task_configs(check_overrides(["curriculum=cw10", "policy=flat"])["curriculum"])["push"])
+    ee = tasks.end_effector(env)
+    obs, _ = env.reset(seed=0)
+    s = ee.state(obs)
+    assert np.allclose(s.pos, obs[0:3]) and s.opening == pytest.approx(obs[3]) and ee.yaw_step == 0
+    a = ee.action(Command(np.array([2.0, -0.5, 0.0]), 0.3, 1.0))
+    assert a.shape == (4,) and np.allclose(a, [1.0, -0.5, 0.0, 1.0])  # clipped motion, no yaw channel, grip last
+    goal = s.pos + np.array([0.05, 0.08, -0.06])
+    result = PrimitiveRunner(env, ee, obs).run(Reach(*goal, 0.0))
+    assert result.achieved and result.steps < 60
+    assert np.linalg.norm(ee.state(env.raw_obs).pos - goal) <= ee.pos_tolerance
+
+
+@pytest.mark.parametrize("name", CW10)
+def test_cw10_primitive_experts_succeed_on_evaluation_seeds(name):
+    """The primitive programs behind the hierarchical policy's demonstrations (python benchmarks/experts.py
+    --curriculum cw10 measures them on 50 seeds); fixed seeds, so the outcome is deterministic."""
+    from robot_cl.sim.env import run_expert
+
+    spec = tasks.task_configs(check_overrides(["curriculum=cw10", "policy=flat"])["curriculum"])[name]
+    env = tasks.make_external(name, spec)
+    traces = [run_expert(env, seed) for seed in (1_000_000, 1_000_001)]
+    assert all(t.success for t in traces)
+    assert all(len(t.actions) <= 200 and len(t.calls) >= 3 for t in traces)  # a program of several primitives, in time
+
+
+def test_hierarchical_policy_learns_metaworld_tasks_from_primitive_demonstrations(tmp_path):
+    from robot_cl import demos
+
+    args = [
+        "curriculum=cw10",
+        "curriculum.skills=[handle-press-side,window-close]",
+        "policy=hierarchical",
+        "curriculum.demos=6",
+        "eval=quick",
+        "eval.recovery.enabled=false",
+        "learner.updates=300",
+        f"cache_dir={tmp_path / 'cache'}",
+        "progress=false",
+        "workers=1",
+    ]
+    cfg = check_overrides(args)
+    m = train(cfg, tmp_path / "run")
+    assert m["tasks"] == ["handle-press-side", "window-close"] and m["run"]["policy"] == "hierarchical"
+    assert np.asarray(m["success_matrix"])[1, 1] > 0  # the last task is learned from 6 demonstrations
+    cfgs = tasks.task_configs(cfg["curriculum"])
+    d = demos.load_or_generate(["window-close"], range(0, 6), tmp_path / "cache", None, cfgs)["window-close"]
+    assert len(d.call_prim) >= 3 * d.episodes and d.actions.shape[1] == 4  # both levels were recorded
+    names = [demos.PRIMITIVE_NAMES[i] for i in d.call_prim[d.call_episode == 0]]
+    assert names[-1] == "push" and "reach" in names
 
 
 def test_adapter_rescales_actions_and_adapts_observations():
