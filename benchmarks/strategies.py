@@ -61,11 +61,14 @@ def finished(overrides: list[str]) -> dict | None:
     return None
 
 
-def run_one(policy: str, strategy: str, seed: int, extra: list[str], rerun: bool = False) -> dict:
+def run_one(policy: str, strategy: str, seed: int, extra: list[str], rerun: bool = False, run: bool = True) -> dict | None:
+    """The metrics of one combination: a finished run's, or a new run's (None if ``run`` is false and none finished)."""
     needs = NEEDS.get((policy, strategy), [])
     overrides = [f"policy={policy}", f"strategy={strategy}", f"seed={seed}", "progress=false", *needs, *extra]
     if not rerun and (m := finished(overrides)) is not None:
         return m
+    if not run:
+        return None
     args = [sys.executable, "-m", "robot_cl.cli", *overrides]
     out = subprocess.run(args, cwd=ROOT, capture_output=True, text=True)
     if out.returncode != 0:
@@ -119,14 +122,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0])
     p.add_argument("--rerun", action="store_true", help="run again even when outputs/ holds a finished run of the same config")
     p.add_argument("--write", default=None, help="markdown file whose table (between the marker comments) is replaced")
+    p.add_argument("--finished-only", action="store_true", help="tabulate the finished runs in outputs/, run nothing (others: 'not run')")
     p.add_argument("overrides", nargs="*", help="extra robot-cl overrides, e.g. curriculum=household_all")
     args = p.parse_args(argv)
 
     lines = [HEADER]
     for strategy in args.strategies:
         for policy in args.policies:
-            runs = [run_one(policy, strategy, s, args.overrides, args.rerun) for s in args.seeds]
-            lines.append(row(policy, strategy, runs))
+            runs = [run_one(policy, strategy, s, args.overrides, args.rerun, not args.finished_only) for s in args.seeds]
+            runs = [m for m in runs if m is not None]
+            lines.append(row(policy, strategy, runs) if runs else f"| {strategy} | {policy} |" + " not run |" * 11)
             print(lines[-1], flush=True)
     table = "\n".join(lines)
     print(table)

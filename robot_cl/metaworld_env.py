@@ -39,6 +39,10 @@ class SawyerEndEffector:
 
     The gain is lower than the household arm's: the mocap target runs ahead of the hand, so a high
     gain overshoots (Meta-World's own scripted policies command 10-25 x the error, i.e. gain 0.1-0.25).
+
+    Known limitation: the Sawyer's fingers never close fully (``obs[3]`` reads about 0.30 closed on
+    nothing and 0.33 on the stick), so ``Grasp.achieved()`` cannot tell an empty grip from a held
+    thin object here; the CW10 programs do not branch on it.
     """
 
     pos_step = 0.01

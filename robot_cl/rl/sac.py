@@ -1,0 +1,217 @@
+"""Soft Actor-Critic with Continual World's architecture (Haarnoja et al., 2018; Wołczyk et al., 2021).
+
+Read top to bottom: the network (:class:`CWMLP`), the squashed-Gaussian actor, the twin critics,
+a replay buffer, and :class:`SAC`, whose :meth:`SAC.update` is one gradient step of all three
+losses followed by the Polyak update of the target critics.
+
+Continual World's settings are the defaults (their ``sac`` and ``mlp`` defaults): 4 x 256 hidden
+units, LayerNorm followed by tanh after the first layer and leaky ReLU after the others, Adam with
+learning rate 1e-3, batch 128, discount 0.99, Polyak 0.995, an entropy coefficient tuned per task
+towards a target entropy of ``-act_dim``, and optionally one output head per task (multi-head).
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+
+
+class CWMLP(nn.Module):
+    """Continual World's MLP: Linear -> LayerNorm -> tanh, then (Linear -> leaky ReLU) layers, then
+    ``n_heads`` linear output heads; sample ``i`` is read from head ``task[i]`` (head 0 if single-head)."""
+
+    def __init__(self, in_dim: int, out_dim: int, hidden: tuple[int, ...] = (256, 256, 256, 256), n_heads: int = 1) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Linear(in_dim, hidden[0]), nn.LayerNorm(hidden[0]), nn.Tanh()]
+        for a, b in itertools.pairwise(hidden):
+            layers += [nn.Linear(a, b), nn.LeakyReLU()]
+        self.body = nn.Sequential(*layers)
+        self.heads = nn.Linear(hidden[-1], out_dim * n_heads)
+        self.out_dim, self.n_heads = out_dim, n_heads
+
+    def forward(self, x: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
+        out = self.heads(self.body(x))
+        if self.n_heads == 1:
+            return out
+        out = out.view(len(x), self.n_heads, self.out_dim)
+        return out[torch.arange(len(x), device=x.device), task]
+
+
+class Actor(nn.Module):
+    """Squashed Gaussian policy: ``a = tanh(u)``, ``u ~ N(mean(x), std(x))``."""
+
+    def __init__(self, in_dim: int, act_dim: int, hidden: tuple[int, ...], n_heads: int = 1) -> None:
+        super().__init__()
+        self.net = CWMLP(in_dim, 2 * act_dim, hidden, n_heads)
+        self.act_dim = act_dim
+
+    def forward(self, x: torch.Tensor, task: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """An action in [-1, 1] and its log-probability (change of variables through tanh)."""
+        mean, log_std = self.net(x, task).split(self.act_dim, dim=-1)
+        log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
+        u = mean if deterministic else mean + log_std.exp() * torch.randn_like(mean)
+        logp = (-0.5 * ((u - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
+        # log(1 - tanh(u)^2) written stably: 2 * (log 2 - u - softplus(-2u))
+        logp = logp - (2 * (math.log(2) - u - nn.functional.softplus(-2 * u))).sum(-1)
+        return torch.tanh(u), logp
+
+
+class Critic(nn.Module):
+    """Q(x, a)."""
+
+    def __init__(self, in_dim: int, act_dim: int, hidden: tuple[int, ...], n_heads: int = 1) -> None:
+        super().__init__()
+        self.net = CWMLP(in_dim + act_dim, 1, hidden, n_heads)
+
+    def forward(self, x: torch.Tensor, a: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
+        return self.net(torch.cat([x, a], dim=-1), task).squeeze(-1)
+
+
+class ReplayBuffer:
+    """A ring buffer of transitions (numpy, so environment workers can fill it without torch)."""
+
+    def __init__(self, capacity: int, obs_dim: int, act_dim: int) -> None:
+        self.capacity = int(capacity)
+        self.obs = np.zeros((self.capacity, obs_dim), np.float32)
+        self.next_obs = np.zeros((self.capacity, obs_dim), np.float32)
+        self.act = np.zeros((self.capacity, act_dim), np.float32)
+        self.rew = np.zeros(self.capacity, np.float32)
+        self.done = np.zeros(self.capacity, np.float32)  # 1 only at a true termination, not at a time limit
+        self.task = np.zeros(self.capacity, np.int64)
+        self.size = self.ptr = 0
+
+    def add(self, obs, act, rew: float, next_obs, done: bool, task: int) -> None:
+        i = self.ptr
+        self.obs[i], self.act[i], self.rew[i], self.next_obs[i], self.done[i], self.task[i] = obs, act, rew, next_obs, done, task
+        self.ptr = (self.ptr + 1) % self.capacity
+        self.size = min(self.size + 1, self.capacity)
+
+    def sample(self, n: int, rng: np.random.Generator, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+        idx = rng.integers(0, self.size, n)
+        arrays = {"obs": self.obs, "act": self.act, "rew": self.rew, "next_obs": self.next_obs, "done": self.done, "task": self.task}
+        return {k: torch.as_tensor(v[idx], device=device) for k, v in arrays.items()}
+
+    def clear(self) -> None:
+        self.size = self.ptr = 0
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in (self.obs, self.next_obs, self.act, self.rew, self.done, self.task))
+
+
+@dataclass
+class SACConfig:
+    """Continual World's SAC hyper-parameters (``configs/learner/sac.yaml`` overrides them)."""
+
+    hidden: tuple[int, ...] = (256, 256, 256, 256)
+    lr: float = 1e-3
+    batch_size: int = 128
+    gamma: float = 0.99
+    polyak: float = 0.995
+    init_alpha: float = 1.0
+    target_entropy: float | None = None  # None: -act_dim
+    multi_head: bool = False
+
+
+class SAC(nn.Module):
+    """Actor, twin critics with target copies, and one entropy coefficient per task."""
+
+    def __init__(self, obs_dim: int, act_dim: int, n_tasks: int, cfg: SACConfig | None = None) -> None:
+        super().__init__()
+        self.cfg = cfg = cfg or SACConfig()
+        self.obs_dim, self.act_dim, self.n_tasks = obs_dim, act_dim, n_tasks
+        heads = n_tasks if cfg.multi_head else 1
+        in_dim = obs_dim + n_tasks  # the task one-hot is part of the input (Continual World)
+        self.actor = Actor(in_dim, act_dim, tuple(cfg.hidden), heads)
+        self.q1 = Critic(in_dim, act_dim, tuple(cfg.hidden), heads)
+        self.q2 = Critic(in_dim, act_dim, tuple(cfg.hidden), heads)
+        self.q1_target, self.q2_target = copy.deepcopy(self.q1), copy.deepcopy(self.q2)
+        for p in [*self.q1_target.parameters(), *self.q2_target.parameters()]:
+            p.requires_grad_(False)
+        self.log_alpha = nn.Parameter(torch.full((n_tasks,), math.log(cfg.init_alpha)))
+        self.target_entropy = -float(act_dim) if cfg.target_entropy is None else float(cfg.target_entropy)
+        self.reset_optimizers()
+
+    def reset_optimizers(self) -> None:
+        """Fresh Adam states (Continual World resets them at every task change)."""
+        lr = self.cfg.lr
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=lr)
+        self.critic_opt = torch.optim.Adam([*self.q1.parameters(), *self.q2.parameters()], lr=lr)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=lr)
+
+    def inputs(self, obs: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
+        return torch.cat([obs, nn.functional.one_hot(task, self.n_tasks).to(obs.dtype)], dim=-1)
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, task: int, deterministic: bool = False) -> np.ndarray:
+        """Action(s) in [-1, 1] for one observation (obs_dim,) or a batch (B, obs_dim)."""
+        device = self.log_alpha.device
+        o = torch.as_tensor(np.asarray(obs, np.float32), device=device)
+        single = o.ndim == 1
+        o = o[None] if single else o
+        t = torch.full((len(o),), task, dtype=torch.long, device=device)
+        a, _ = self.actor(self.inputs(o, t), t, deterministic)
+        a = a.cpu().numpy()
+        return a[0] if single else a
+
+    # -- the three losses --------------------------------------------------------------------------
+    def critic_loss(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
+        x, x2 = self.inputs(b["obs"], b["task"]), self.inputs(b["next_obs"], b["task"])
+        with torch.no_grad():
+            a2, logp2 = self.actor(x2, b["task"])
+            alpha = self.log_alpha.exp()[b["task"]]
+            q_next = torch.min(self.q1_target(x2, a2, b["task"]), self.q2_target(x2, a2, b["task"])) - alpha * logp2
+            target = b["rew"] + self.cfg.gamma * (1.0 - b["done"]) * q_next
+        return ((self.q1(x, b["act"], b["task"]) - target) ** 2).mean() + ((self.q2(x, b["act"], b["task"]) - target) ** 2).mean()
+
+    def actor_loss(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Policy loss and the log-probabilities of its actions (reused by the entropy loss)."""
+        x = self.inputs(b["obs"], b["task"])
+        a, logp = self.actor(x, b["task"])
+        q = torch.min(self.q1(x, a, b["task"]), self.q2(x, a, b["task"]))
+        alpha = self.log_alpha.exp()[b["task"]].detach()
+        return (alpha * logp - q).mean(), logp
+
+    def alpha_loss(self, b: dict[str, torch.Tensor], logp: torch.Tensor) -> torch.Tensor:
+        """Raises a task's alpha while its policy's entropy (-logp) is under the target, lowers it above."""
+        return -(self.log_alpha[b["task"]] * (logp.detach() + self.target_entropy)).mean()
+
+    def update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One SAC step: critics, actor (critics held fixed), entropy coefficients, then the target critics."""
+        q_loss = self.critic_loss(b)
+        self.critic_opt.zero_grad(set_to_none=True)
+        q_loss.backward()
+        self.critic_opt.step()
+
+        for p in [*self.q1.parameters(), *self.q2.parameters()]:
+            p.requires_grad_(False)
+        pi_loss, logp = self.actor_loss(b)
+        self.actor_opt.zero_grad(set_to_none=True)
+        pi_loss.backward()
+        self.actor_opt.step()
+        for p in [*self.q1.parameters(), *self.q2.parameters()]:
+            p.requires_grad_(True)
+
+        a_loss = self.alpha_loss(b, logp)
+        self.alpha_opt.zero_grad(set_to_none=True)
+        a_loss.backward()
+        self.alpha_opt.step()
+
+        self.polyak_update()
+        losses = {"q_loss": q_loss, "pi_loss": pi_loss, "alpha_loss": a_loss, "entropy": -logp.mean()}
+        return {k: float(v.detach()) for k, v in losses.items()}
+
+    @torch.no_grad()
+    def polyak_update(self) -> None:
+        """target <- polyak * target + (1 - polyak) * online."""
+        rho = self.cfg.polyak
+        for online, target in ((self.q1, self.q1_target), (self.q2, self.q2_target)):
+            for p, pt in zip(online.parameters(), target.parameters()):
+                pt.mul_(rho).add_(p, alpha=1.0 - rho)
