@@ -149,3 +149,25 @@ def test_sac_improves_return_on_a_trivial_task():
             sac.update(buf.sample(64, rng))
     after = episode_return(sac, Point(1))
     assert after > before + 1.0 and after > -2.0  # the untrained policy scores about -10 per episode here, the optimum about -0.5
+
+
+def test_vectorised_collection_is_seed_reproducible_and_keeps_final_observations():
+    from robot_cl.rl.vec import make_vec_env, true_next_obs
+
+    def collect(asynchronous: bool) -> list[np.ndarray]:
+        envs = make_vec_env("press_button", 2, task_config={"max_steps": 6}, asynchronous=asynchronous)
+        rng = np.random.default_rng(0)
+        obs, _ = envs.reset(seed=7)
+        out = [obs]
+        for _ in range(8):  # crosses the 6-step time limit: both envs reset in the same step
+            nxt, _, term, trunc, info = envs.step(rng.uniform(-1, 1, envs.action_space.shape).astype(np.float32))
+            out.append(true_next_obs(nxt, term, trunc, info))
+            if trunc.any():
+                assert trunc.all() and not np.allclose(out[-1], nxt)  # the final observation, not the reset one
+            out.append(nxt)
+        envs.close()
+        return out
+
+    a, b = collect(True), collect(False)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))  # 2 worker processes == in-process, same seeds
+    assert not np.allclose(a[0][0], a[0][1])  # sub-envs get different seeds (7 and 8)
