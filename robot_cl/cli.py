@@ -94,6 +94,13 @@ def compose_overrides(args: list[str]) -> dict:
         if "Could not override" in msg:
             key = msg.split("'")[1] if "'" in msg else "?"
             parent = key.rpartition(".")[0]
+            cause = str(e.__cause__ or "")
+            deeper = cause.split("full_key:")[1].split()[0] if "full_key:" in cause else key
+            if deeper.startswith(key + "."):  # the key exists; its new value adds keys the default lacks
+                raise ConfigError(
+                    f"cannot override {key!r}: {_one_line(e.__cause__ or e)}; "
+                    f"use ++{key}=... to replace its value, or +{key}.<new key>=... to add one key"
+                ) from None
             raise ConfigError(
                 f"unknown config key {key!r}; valid keys{' under ' + parent if parent else ''}: "
                 f"{choices(_keys(parent))} (prefix + to add a new key, ~ to delete one)"

@@ -23,6 +23,8 @@ class BCLearner:
     """
 
     name = "bc"
+    needs_demos = True  # trains on the experts' demonstrations (an RL learner collects its own data)
+    budget_key = "updates"  # the learner config key holding a stage's budget (what curves and recovery count)
 
     def __init__(self, policy: Policy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
         self.policy, self.cfg, self.plugins, self.device = policy, cfg, plugins, device
@@ -31,6 +33,11 @@ class BCLearner:
         self.grad_clip = float(cfg.get("grad_clip", 0) or 0)
         self.optimizer = self.make_optimizer()
         self.total_updates = 0
+
+    @staticmethod
+    def policy_config(policy_cfg: dict, learner_cfg: dict) -> dict:
+        """The config the policy is built from (an RL learner substitutes its agent)."""
+        return policy_cfg
 
     # -- what strategies use (an RL learner provides the same) ------------------------------------
     def named_parameters(self) -> list[tuple[str, torch.nn.Parameter]]:
@@ -104,11 +111,22 @@ class BCLearner:
         self.total_updates = int(state["total_updates"])
 
 
-LEARNERS = {"bc": BCLearner}
+LEARNERS: dict[str, type] = {"bc": BCLearner}
 
 
-def make_learner(cfg: dict, policy: Policy, plugins: list[Plugin], device: torch.device) -> BCLearner:
+def register_learner(cls: type) -> type:
+    """Make a learner class available as ``learner.name`` in the configs."""
+    LEARNERS[cls.name] = cls
+    return cls
+
+
+def make_learner(cfg: dict, policy: Policy, plugins: list[Plugin], device: torch.device):
     name = cfg.get("name")
     if name not in LEARNERS:
         raise ConfigError(f"unknown learner {name!r}; valid: {choices(LEARNERS)}")
     return LEARNERS[name](policy, cfg, plugins, device)
+
+
+from robot_cl.rl.agent import SACLearner  # noqa: E402  (the RL learners import this module's neighbours, not it)
+
+register_learner(SACLearner)

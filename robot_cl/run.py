@@ -23,6 +23,7 @@ import json
 import math
 import time
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,14 @@ def validate(cfg: dict) -> None:
     for name in plugins:
         _expect(name in STRATEGIES, f"unknown strategy {name!r}; valid: {choices(STRATEGIES)}")
     learner = cfg["learner"]
-    for key in ("updates", "batch_size"):
+    learner_cls = LEARNERS[learner["name"]]
+    unsupported = getattr(learner_cls, "unsupported_strategies", ())
+    for name in plugins:
+        valid = [s for s in STRATEGIES if s not in unsupported]
+        _expect(name not in unsupported, f"strategy {name!r} does not work with learner={learner['name']} yet; valid: {choices(valid)}")
+    if hasattr(learner_cls, "policy_config"):
+        learner_cls.policy_config(cfg["policy"], learner)  # a learner may refuse a policy (one-line error)
+    for key in (learner_cls.budget_key, "batch_size"):
         _expect(_is_int(learner[key]) and learner[key] > 0, f"learner.{key} must be a positive integer, got {learner[key]!r}")
     _expect(
         isinstance(learner["lr"], (int, float)) and learner["lr"] > 0,
@@ -155,7 +163,8 @@ class Timer:
 def new_policy(cfg: dict, n_tasks: int, device: torch.device, seed: int, first_task: int = 0):
     """A freshly initialised policy with the module of ``first_task`` in place."""
     torch.manual_seed(seed)
-    spec = {"cfg": cfg["policy"], **io_spec(cfg), "n_tasks": n_tasks, "tasks_added": 0}
+    policy_cfg = LEARNERS[cfg["learner"]["name"]].policy_config(cfg["policy"], cfg["learner"])
+    spec = {"cfg": policy_cfg, **io_spec(cfg), "n_tasks": n_tasks, "tasks_added": 0}
     policy = build_policy(spec).to(device)
     policy.add_task(first_task)
     return policy
@@ -164,6 +173,20 @@ def new_policy(cfg: dict, n_tasks: int, device: torch.device, seed: int, first_t
 def io_spec(cfg: dict) -> dict[str, Any]:
     """Observation and action sizes and input normalisation of the curriculum's tasks."""
     return tasks.io_spec(list(cfg["curriculum"]["skills"]), tasks.task_configs(cfg["curriculum"]))
+
+
+def stage_budget(cfg: dict) -> int:
+    """A stage's budget in the learner's unit (BC: gradient updates; RL: environment steps)."""
+    return int(cfg["learner"][LEARNERS[cfg["learner"]["name"]].budget_key])
+
+
+def stage_data(cfg: dict, policy, skill: str, task: int, demo):
+    """What the learner trains on for one skill: its demonstrations as tensors, or (RL) its environment."""
+    if LEARNERS[cfg["learner"]["name"]].needs_demos:
+        return policy.dataset(demo, task)
+    from robot_cl.rl.agent import RLTask
+
+    return RLTask(skill, partial(tasks.make_env, skill, cfg["sim"], tasks.task_configs(cfg["curriculum"])[skill]))
 
 
 def curve_schedule(updates: int, points: int) -> list[int]:
@@ -193,7 +216,7 @@ def reference_run(cfg: dict, skill: str, task: int, n_tasks: int, data, evaluato
     policy = new_policy(cfg, n_tasks, device, stage_seed(cfg["seed"], 10_000 + task), first_task=task)
     learner = make_learner(cfg["learner"], policy, [], device)
     ev = cfg["eval"]
-    updates = int(cfg["learner"]["updates"])
+    updates = stage_budget(cfg)
     schedule = curve_schedule(updates, ev["curve_points"])
     curve_seeds = list(range(ev["seed_start"], ev["seed_start"] + ev["curve_episodes"]))
     final_seeds = list(range(ev["seed_start"], ev["seed_start"] + ev["episodes"]))
@@ -204,7 +227,11 @@ def reference_run(cfg: dict, skill: str, task: int, n_tasks: int, data, evaluato
         curve.append(evaluator.success_rates(policy, [skill], [task], seeds)[0])
 
     learner.train_task(
-        task, policy.dataset(data, task), updates, stage_seed(cfg["seed"], 20_000 + task), checkpoints={u: at for u in schedule}
+        task,
+        stage_data(cfg, policy, skill, task, data),
+        updates,
+        stage_seed(cfg["seed"], 20_000 + task),
+        checkpoints={u: at for u in schedule},
     )
     return {"skill": skill, "curve": curve, "curve_updates": [0, *schedule], "final": curve[-1], "updates": updates}
 
@@ -217,7 +244,7 @@ def load_or_run_references(cfg, skills, all_demos, evaluator, device, cache: Pat
             refs[skill] = json.loads(path.read_text())
             continue
         log(f"reference run (single skill, from scratch): {skill}")
-        refs[skill] = reference_run(cfg, skill, task, len(skills), all_demos[skill], evaluator, device)
+        refs[skill] = reference_run(cfg, skill, task, len(skills), all_demos.get(skill), evaluator, device)
         path.parent.mkdir(parents=True, exist_ok=True)
         _write_json(path, refs[skill])
     return refs
@@ -246,7 +273,7 @@ def measure_recovery(cfg, policy, skills, all_demos, matrix, curves, refs, evalu
             clone = build_policy(policy.spec()).to(device)
             clone.load_state_dict(policy.state_dict())
             learner = make_learner(cfg["learner"], clone, [], device)
-            data = clone.dataset(all_demos[skill], task)
+            data = stage_data(cfg, clone, skill, task, all_demos.get(skill))
             done = 0
             while done < rc["max_updates"]:
                 learner.train_task(task, data, rc["check_every"], stage_seed(cfg["seed"], 30_000 + task, done))
@@ -320,17 +347,19 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
     log = RunLogger(run_dir)
     (run_dir / "config.json").write_text(json.dumps(cfg, indent=1, default=str))
 
-    # 2. demonstrations
-    with timer("demos"):
-        all_demos = demos.load_or_generate(
-            skills,
-            range(cur["demo_seed"], cur["demo_seed"] + cur["demos"]),
-            cache,
-            cfg["sim"],
-            skill_cfgs,
-            workers=cfg["workers"],
-        )
-    say(f"demonstrations: {', '.join(f'{s} {d.episodes}/{d.attempted}' for s, d in all_demos.items())}")
+    # 2. demonstrations (an RL learner collects its own experience instead)
+    all_demos = {}
+    if LEARNERS[cfg["learner"]["name"]].needs_demos:
+        with timer("demos"):
+            all_demos = demos.load_or_generate(
+                skills,
+                range(cur["demo_seed"], cur["demo_seed"] + cur["demos"]),
+                cache,
+                cfg["sim"],
+                skill_cfgs,
+                workers=cfg["workers"],
+            )
+        say(f"demonstrations: {', '.join(f'{s} {d.episodes}/{d.attempted}' for s, d in all_demos.items())}")
 
     with Evaluator(cfg["workers"], cfg["sim"], skill_cfgs, cfg.get("imports")) as evaluator:
         # 3. references (single-skill from scratch)
@@ -373,13 +402,13 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
             with timer("evaluation"):
                 results["init"] = evaluator.success_rates(policy, skills, list(range(T)), eval_seeds)
 
-        updates = int(cfg["learner"]["updates"])
+        updates = stage_budget(cfg)
         schedule = curve_schedule(updates, ev["curve_points"])
         for stage in range(start, T):
             skill = skills[stage]
             torch.manual_seed(stage_seed(cfg["seed"], 100 + stage))  # the new module's initialisation, same after a resume
             policy.add_task(stage)
-            data = policy.dataset(all_demos[skill], stage)
+            data = stage_data(cfg, policy, skill, stage, all_demos.get(skill))
             before = results["matrix"][-1][stage] if results["matrix"] else (results["init"] or [0.0] * T)[stage]
             curve = [before]
             bar = _progress(cfg["progress"], updates, f"stage {stage} {skill}")

@@ -3,6 +3,7 @@
 import math
 
 import numpy as np
+import pytest
 import torch
 
 from robot_cl.rl.ppo import clipped_surrogate, gae
@@ -26,7 +27,7 @@ def batch(sac: SAC, n: int = 16, seed: int = 0, task: int = 0) -> dict[str, torc
 def test_continual_worlds_network_layout():
     net = CWMLP(10, 4)
     kinds = [type(m).__name__ for m in net.body]
-    assert kinds == ["Linear", "LayerNorm", "Tanh", "Linear", "LeakyReLU", "Linear", "LeakyReLU", "Linear", "LeakyReLU"]
+    assert kinds == ["MaskedLinear", "LayerNorm", "Tanh", *["MaskedLinear", "LeakyReLU"] * 3]
     assert [m.out_features for m in net.body if isinstance(m, torch.nn.Linear)] == [256] * 4
 
 
@@ -35,7 +36,7 @@ def test_multi_head_output_is_each_samples_own_head():
     net = CWMLP(5, 3, (16, 16), n_heads=4)
     x, task = torch.randn(8, 5), torch.tensor([0, 1, 2, 3, 3, 2, 1, 0])
     out = net(x, task)
-    full = net.heads(net.body(x)).view(8, 4, 3)
+    full = torch.stack([head(net.body(x)) for head in net.heads], dim=1)
     for i in range(8):
         assert torch.equal(out[i], full[i, task[i]])
 
@@ -69,7 +70,7 @@ def test_entropy_tuning_moves_each_tasks_alpha_toward_its_target():
     torch.manual_seed(0)
     sac = SAC(3, 2, 2, SMALL)
     with torch.no_grad():  # task 0's policy: nearly deterministic, far below the target entropy -2
-        sac.actor.net.heads.bias[2:] = -10.0
+        sac.actor.net.heads[0].bias[2:] = -10.0
     sac.update(batch(sac, task=0))
     assert sac.log_alpha[0] > 0 and sac.log_alpha[1] == 0  # alpha grows for task 0 only
     high = SAC(3, 2, 1, SACConfig(hidden=(32, 32), target_entropy=-50.0))  # entropy far above this target
@@ -171,3 +172,158 @@ def test_vectorised_collection_is_seed_reproducible_and_keeps_final_observations
     a, b = collect(True), collect(False)
     assert all(np.array_equal(x, y) for x, y in zip(a, b))  # 2 worker processes == in-process, same seeds
     assert not np.allclose(a[0][0], a[0][1])  # sub-envs get different seeds (7 and 8)
+
+
+# -- learner=sac in the runner ----------------------------------------------------------------------
+def sac_agent(n_tasks: int = 2):
+    from policy_fixtures import FLAT
+
+    from robot_cl.learners import LEARNERS
+    from robot_cl.policies import build_policy
+    from robot_cl.sim.env import ACT_DIM, OBS_CENTER, OBS_DIM, OBS_SCALE
+
+    lcfg = {"hidden": [32, 32], "gamma": 0.99, "polyak": 0.995, "init_alpha": 1.0, "target_entropy": None}
+    spec = {
+        "cfg": LEARNERS["sac"].policy_config(FLAT, lcfg),
+        "obs_dim": OBS_DIM,
+        "act_dim": ACT_DIM,
+        "n_tasks": n_tasks,
+        "obs_center": OBS_CENTER.tolist(),
+        "obs_scale": OBS_SCALE.tolist(),
+        "tasks_added": 0,
+    }
+    torch.manual_seed(0)
+    return build_policy(spec)
+
+
+def test_sac_learner_calls_every_strategy_hook_in_the_rl_loop():
+    from functools import partial
+
+    from robot_cl import tasks
+    from robot_cl.learners import make_learner
+    from robot_cl.rl.agent import GROUP, RLTask
+    from robot_cl.strategies import Plugin
+
+    calls: list[str] = []
+
+    class Recorder(Plugin):
+        name = "recorder"
+
+        def training_data(self, learner, task, data):
+            calls.append("training_data")
+            assert len(data[GROUP]["obs"]) == 0  # an RL task starts with no rows of its own
+            return data
+
+        def before_training_task(self, learner, task, data):
+            calls.append("before_training_task")
+
+        def penalty(self, learner, batch):
+            calls.append("loss")
+            assert set(batch[GROUP]) >= {"obs", "act", "rew", "next_obs", "done", "task"}
+            return None
+
+        def after_backward(self, learner, batch):
+            calls.append("after_backward")
+            assert all(p.grad is not None for n, p in learner.named_parameters() if ".q1." in n or ".actor." in n)
+
+        def after_update(self, learner):
+            calls.append("after_update")
+
+        def after_training_task(self, learner, task, data):
+            calls.append("after_training_task")
+            self.seen = data
+
+    policy = sac_agent()
+    policy.add_task(0)
+    cfg = {"name": "sac", "batch_size": 16, "lr": 1e-3, "buffer_size": 1000, "start_steps": 20, "update_after": 40, "update_every": 20}
+    rec = Recorder()
+    learner = make_learner(cfg, policy, [rec], torch.device("cpu"))
+    env = RLTask("press_button", partial(tasks.make_env, "press_button", None, {"max_steps": 25}))
+    learner.train_task(0, env, 100, seed=0)
+    updates = (100 - 40) // 20 * 20 + 20  # 20 updates at steps 40, 60, 80 and 100
+    assert calls[:2] == ["training_data", "before_training_task"] and calls[-1] == "after_training_task"
+    assert calls[2:-1] == ["loss", "after_backward", "after_update"] * updates
+    assert learner.total_updates == updates and learner.env_steps == 100
+    own = rec.seen[GROUP]
+    assert len(own["obs"]) == 100 and set(own["episode"].tolist()) == {0, 1, 2, 3}  # 25-step episodes
+    assert not own["done"].any()  # time limits are not terminal states
+
+
+def test_sac_runs_a_curriculum_through_robot_cl(tmp_path):
+    from robot_cl.cli import check_overrides
+    from robot_cl.run import train
+
+    args = [
+        "curriculum=mini",
+        "learner=sac",
+        "policy=flat",
+        "strategy=ewc",
+        "learner.steps=200",
+        "learner.start_steps=50",
+        "learner.update_after=50",
+        "learner.hidden=[32,32]",
+        "eval=quick",
+        "eval.recovery.enabled=false",
+        "workers=1",
+        "threads=1",
+        "progress=false",
+        f"cache_dir={tmp_path / 'cache'}",
+    ]
+    m = train(check_overrides(args), tmp_path / "run")
+    assert m["run"]["learner"] == "sac" and m["demonstrations"] == {}
+    assert np.asarray(m["success_matrix"]).shape == (2, 2) and m["memory_bytes"][0] > 0  # EWC's Fisher and anchor
+    assert not (tmp_path / "cache" / "demos").exists()  # no expert needed
+    log = (tmp_path / "run" / "log.csv").read_text()
+    assert ",train," in log and "q_loss" in log and "alpha" in log
+
+
+def test_sac_refuses_the_hierarchical_policy_for_now():
+
+    from robot_cl.cli import check_overrides
+    from robot_cl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="learner=sac trains policy=flat so far; got policy=hierarchical; valid: flat"):
+        check_overrides(["learner=sac", "policy=hierarchical"])
+
+
+RL_STRATEGIES = ["agem", "derpp", "ewc", "finetune", "l2", "lwf", "mas", "modular", "multitask", "online_ewc", "packnet", "replay", "si"]
+
+
+@pytest.mark.parametrize("strategy", RL_STRATEGIES)
+def test_every_strategy_trains_sac_over_two_tasks(strategy):
+    """Each strategy's hooks run in the RL loop over a task change; PackNet keeps task 0's weights bit-identical."""
+    from functools import partial
+
+    from policy_fixtures import FLAT
+
+    from robot_cl import tasks
+    from robot_cl.cli import compose_overrides
+    from robot_cl.learners import LEARNERS, make_learner
+    from robot_cl.policies import MaskedLinear, build_policy
+    from robot_cl.rl.agent import RLTask
+    from robot_cl.sim.env import ACT_DIM, OBS_CENTER, OBS_DIM, OBS_SCALE
+    from robot_cl.strategies import STRATEGIES, make_plugins
+
+    assert set(RL_STRATEGIES) == set(STRATEGIES) - {"progress_compress"}  # every strategy but the one refused
+    lcfg = {"hidden": [16, 16], "gamma": 0.99, "polyak": 0.995, "init_alpha": 1.0, "target_entropy": None}
+    pcfg = LEARNERS["sac"].policy_config({**FLAT, "per_task_modules": strategy == "modular"}, lcfg)
+    spec = {"cfg": pcfg, "obs_dim": OBS_DIM, "act_dim": ACT_DIM, "n_tasks": 2}
+    torch.manual_seed(0)
+    policy = build_policy({**spec, "obs_center": OBS_CENTER.tolist(), "obs_scale": OBS_SCALE.tolist(), "tasks_added": 0})
+    settings = compose_overrides([f"strategy={strategy}"])["strategy"]["plugins"]
+    if strategy == "packnet":
+        settings["packnet"]["retrain_updates"] = 20
+    plugins = make_plugins(settings)
+    cfg = {"name": "sac", "batch_size": 16, "lr": 1e-3, "buffer_size": 500, "start_steps": 10, "update_after": 20, "update_every": 20}
+    learner = make_learner(cfg, policy, plugins, torch.device("cpu"))
+    for task, skill in enumerate(["press_button", "open_drawer"]):
+        policy.add_task(task)
+        learner.train_task(task, RLTask(skill, partial(tasks.make_env, skill, None, {"max_steps": 20})), 60, seed=task)
+        if task == 0:
+            layers = [m for m in policy.masked_layers]
+            kept = [(m.weight.detach().clone(), m.owner == 0) for m in layers]
+    assert learner.total_updates == 2 * 60  # 20 updates at steps 20, 40 and 60 of each task
+    if strategy == "packnet":
+        assert any(mask.any() for _, mask in kept)
+        for m, (w0, mask) in zip(layers, kept):
+            assert torch.equal(m.weight.detach()[mask], w0[mask]) and isinstance(m, MaskedLinear)

@@ -136,6 +136,11 @@ def test_resume_refuses_a_run_dir_made_with_another_config(cache, tmp_path):
         ("mode=play", r"unknown mode 'play'; valid: reference, train"),
         ("learner.lrr=0.1", r"unknown config key 'learner.lrr'; valid keys under learner: .*\blr\b"),
         ("imports=[no_such_module]", r"cannot import 'no_such_module' listed in imports: ModuleNotFoundError"),
+        (
+            "curriculum.skill_config={press_button: {max_steps: 30}}",
+            r"cannot override 'curriculum.skill_config': Key 'press_button' is not in struct; use \+\+curriculum.skill_config=",
+        ),
+        ("learner=sac", r"unknown config key 'learner.updates'; valid keys under learner: "),  # tiny() sets a BC key
     ],
 )
 def test_bad_input_is_one_line_before_any_work(override, expected, cache):

@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from robot_cl.policies import MaskedLinear
+
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
 
 
@@ -30,18 +32,19 @@ class CWMLP(nn.Module):
 
     def __init__(self, in_dim: int, out_dim: int, hidden: tuple[int, ...] = (256, 256, 256, 256), n_heads: int = 1) -> None:
         super().__init__()
-        layers: list[nn.Module] = [nn.Linear(in_dim, hidden[0]), nn.LayerNorm(hidden[0]), nn.Tanh()]
+        # MaskedLinear is nn.Linear with a per-weight task owner, so PackNet can share these networks.
+        layers: list[nn.Module] = [MaskedLinear(in_dim, hidden[0]), nn.LayerNorm(hidden[0]), nn.Tanh()]
         for a, b in itertools.pairwise(hidden):
-            layers += [nn.Linear(a, b), nn.LeakyReLU()]
+            layers += [MaskedLinear(a, b), nn.LeakyReLU()]
         self.body = nn.Sequential(*layers)
-        self.heads = nn.Linear(hidden[-1], out_dim * n_heads)
+        self.heads = nn.ModuleList(MaskedLinear(hidden[-1], out_dim) for _ in range(n_heads))
         self.out_dim, self.n_heads = out_dim, n_heads
 
     def forward(self, x: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
-        out = self.heads(self.body(x))
+        h = self.body(x)
         if self.n_heads == 1:
-            return out
-        out = out.view(len(x), self.n_heads, self.out_dim)
+            return self.heads[0](h)
+        out = torch.stack([head(h) for head in self.heads], dim=1)  # (B, heads, out)
         return out[torch.arange(len(x), device=x.device), task]
 
 
@@ -86,24 +89,43 @@ class ReplayBuffer:
         self.rew = np.zeros(self.capacity, np.float32)
         self.done = np.zeros(self.capacity, np.float32)  # 1 only at a true termination, not at a time limit
         self.task = np.zeros(self.capacity, np.int64)
+        self.episode = np.zeros(self.capacity, np.int64)  # lets memories keep whole episodes
         self.size = self.ptr = 0
 
-    def add(self, obs, act, rew: float, next_obs, done: bool, task: int) -> None:
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {
+            "obs": self.obs,
+            "act": self.act,
+            "rew": self.rew,
+            "next_obs": self.next_obs,
+            "done": self.done,
+            "task": self.task,
+            "episode": self.episode,
+        }
+
+    def add(self, obs, act, rew: float, next_obs, done: bool, task: int, episode: int = 0) -> None:
         i = self.ptr
-        self.obs[i], self.act[i], self.rew[i], self.next_obs[i], self.done[i], self.task[i] = obs, act, rew, next_obs, done, task
+        self.obs[i], self.act[i], self.rew[i], self.next_obs[i] = obs, act, rew, next_obs
+        self.done[i], self.task[i], self.episode[i] = done, task, episode
         self.ptr = (self.ptr + 1) % self.capacity
         self.size = min(self.size + 1, self.capacity)
 
     def sample(self, n: int, rng: np.random.Generator, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
-        idx = rng.integers(0, self.size, n)
-        arrays = {"obs": self.obs, "act": self.act, "rew": self.rew, "next_obs": self.next_obs, "done": self.done, "task": self.task}
-        return {k: torch.as_tensor(v[idx], device=device) for k, v in arrays.items()}
+        return self.rows(rng.integers(0, self.size, n), device)
+
+    def rows(self, idx: np.ndarray, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+        return {k: torch.as_tensor(v[idx], device=device) for k, v in self.arrays().items()}
+
+    def contents(self, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+        """Every stored transition, oldest first."""
+        order = np.arange(self.size) if self.size < self.capacity else np.roll(np.arange(self.capacity), -self.ptr)
+        return self.rows(order, device)
 
     def clear(self) -> None:
         self.size = self.ptr = 0
 
     def nbytes(self) -> int:
-        return sum(a.nbytes for a in (self.obs, self.next_obs, self.act, self.rew, self.done, self.task))
+        return sum(a.nbytes for a in self.arrays().values())
 
 
 @dataclass

@@ -65,13 +65,15 @@ class PackNet(Plugin):
         self.freezer = _Freezer()
         self._mask_bytes = 0
 
-    def _layers(self, policy) -> dict[str, nn.Module]:
-        return {n: m for n, m in policy.named_modules() if isinstance(m, (MaskedLinear, nn.LayerNorm))}
+    def _layers(self, learner) -> dict[str, nn.Module]:
+        """The masked and LayerNorm layers whose parameters the learner trains (not an RL agent's target networks)."""
+        trained = {n.rpartition(".")[0] for n, _ in learner.named_parameters()}
+        return {n: m for n, m in learner.policy.named_modules() if isinstance(m, (MaskedLinear, nn.LayerNorm)) and n in trained}
 
     def before_training_task(self, learner, task, data):
         policy = self._policy = learner.policy
         policy.cfg["task_views"] = True  # travels with policy.spec(): evaluation uses each skill's weights
-        for name, m in self._layers(policy).items():
+        for name, m in self._layers(learner).items():
             if name not in self.layer_task:
                 self.layer_task[name] = task
                 if isinstance(m, MaskedLinear):
@@ -83,7 +85,7 @@ class PackNet(Plugin):
     def _frozen(self, learner, task) -> dict[str, torch.Tensor]:
         """Weights owned by earlier skills; biases and LayerNorm of layers that appeared earlier."""
         masks = {}
-        layers = self._layers(learner.policy)
+        layers = self._layers(learner)
         for pname, p in learner.named_parameters():
             mod, _, kind = pname.rpartition(".")
             if mod not in layers:
@@ -103,7 +105,7 @@ class PackNet(Plugin):
 
     def after_training_task(self, learner, task, data):
         # Prune: in every layer keep the largest `keep` fraction of this skill's weights, release the rest.
-        for m in self._layers(learner.policy).values():
+        for m in self._layers(learner).values():
             if not isinstance(m, MaskedLinear):
                 continue
             mine = m.owner == task
@@ -120,7 +122,7 @@ class PackNet(Plugin):
             m.owner[release] = MaskedLinear.FREE
         # Retrain the kept weights (released ones stay zero, earlier skills' stay fixed).
         masks = self._frozen(learner, task)
-        for name, m in self._layers(learner.policy).items():
+        for name, m in self._layers(learner).items():
             if isinstance(m, MaskedLinear):
                 masks[f"{name}.weight"] = masks[f"{name}.weight"] | (m.owner == MaskedLinear.FREE)
         self.freezer.set(learner, masks)

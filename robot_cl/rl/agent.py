@@ -1,0 +1,312 @@
+"""SAC as a robot_cl learner (``learner=sac``): the agent as a policy, and the learner that runs it.
+
+:class:`SACPolicy` (policy name ``sac_flat``) is the whole agent -- actor, twin critics, their
+target copies and the per-task entropy coefficients -- as a :class:`robot_cl.policies.Policy`, so
+checkpoints, evaluation workers and strategies treat it like the behaviour-cloning policies:
+
+* ``act`` / ``forward``: the deterministic actor (tanh of the Gaussian mean), what evaluation runs;
+* ``loss(batch)``: the SAC loss of actor and critics on a batch of transitions, the actor's term
+  computed through detached critics so each loss trains only its own network. Regularisers
+  (Fisher, path integrals), A-GEM's reference gradients and replay all use this loss, so they
+  act on actor and critics together (Continual World regularises both);
+* ``outputs(batch)``: the actor's mean action and the first critic's Q-value (distillation, MAS).
+
+:class:`SACLearner` runs a task cleanrl-style, top to bottom: uniform random actions for the first
+``start_steps`` environment steps (Continual World explores this way at the start of each task),
+then the stochastic actor; after ``update_after`` steps, ``update_every`` gradient updates every
+``update_every`` steps. Each update calls the strategy hooks in :class:`robot_cl.learners.BCLearner`'s
+order (``loss`` -> backward -> ``after_backward`` -> clip -> step -> ``after_update``), then tunes the
+entropy coefficient and moves the target critics. A strategy's ``training_data`` is asked once per
+task for rows to mix into the minibatches (replayed or multitask transitions); the task's own
+transitions are the ``data`` of ``after_training_task``. The replay buffer and the optimisers are
+reset at each task (``reset_buffer``, ``reset_optimizer``), as Continual World does.
+
+The learner's stage budget is ``learner.steps`` environment steps; learning curves, recovery and
+the progress bar count environment steps.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from robot_cl.errors import ConfigError
+from robot_cl.policies import MaskedLinear, Policy, register_policy
+from robot_cl.rl.sac import SAC, ReplayBuffer, SACConfig
+from robot_cl.strategies import Data, Plugin
+from robot_cl.strategies.base import to_device
+
+GROUP = "transitions"  # the data group strategies see: obs, act, rew, next_obs, done, task, episode
+
+
+class SACPolicy(Policy):
+    """The SAC agent as a policy (see the module docstring)."""
+
+    kind = "sac"
+
+    def __init__(self, cfg, obs_dim, act_dim, n_tasks, obs_center=None, obs_scale=None):
+        super().__init__(cfg, obs_dim, act_dim, n_tasks, obs_center, obs_scale)
+        s = cfg["sac"]
+        self.sac = SAC(
+            obs_dim,
+            act_dim,
+            n_tasks,
+            SACConfig(
+                hidden=tuple(s["hidden"]),
+                gamma=float(s["gamma"]),
+                polyak=float(s["polyak"]),
+                init_alpha=float(s["init_alpha"]),
+                target_entropy=s.get("target_entropy"),
+                multi_head=bool(cfg.get("per_task_modules", False)),
+            ),
+        )
+
+    @property
+    def heads(self) -> list[nn.ModuleList]:
+        """Per task: its actor head and its two critic heads (``policy.per_task_modules``; used by ``modular``)."""
+        nets = (self.sac.actor.net, self.sac.q1.net, self.sac.q2.net)
+        return [nn.ModuleList(net.heads[t] for net in nets) for t in range(len(self.sac.actor.net.heads))]
+
+    @property
+    def masked_layers(self) -> list[MaskedLinear]:
+        # The target critics follow the online ones by Polyak averaging; strategies leave them alone.
+        return [m for n, m in self.named_modules() if isinstance(m, MaskedLinear) and "_target" not in n]
+
+    def norm(self, obs: torch.Tensor) -> torch.Tensor:
+        return (obs - self.obs_center) / self.obs_scale
+
+    def _forward(self, obs: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
+        action, _ = self.sac.actor(self.sac.inputs(self.norm(obs), task), task, deterministic=True)
+        return action
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, task: int) -> np.ndarray:
+        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None]
+        return self.forward(o, torch.tensor([task], device=self.device))[0].cpu().numpy()
+
+    @torch.no_grad()
+    def explore(self, obs: np.ndarray, task: int) -> np.ndarray:
+        """A stochastic action (training-time behaviour)."""
+        o = self.norm(torch.as_tensor(obs, dtype=torch.float32, device=self.device))[None]
+        t = torch.tensor([task], device=self.device)
+        return self.sac.actor(self.sac.inputs(o, t), t)[0][0].cpu().numpy()
+
+    def _normalised(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        return {**b, "obs": self.norm(b["obs"]), "next_obs": self.norm(b["next_obs"])}
+
+    def loss(self, batch: Data) -> tuple[torch.Tensor, dict[str, float]]:
+        b = self._normalised(batch[GROUP])
+        sac = self.sac
+        q_loss = sac.critic_loss(b)
+        x = sac.inputs(b["obs"], b["task"])
+        a, logp = sac.actor(x, b["task"])
+        q1 = torch.func.functional_call(sac.q1, {n: p.detach() for n, p in sac.q1.named_parameters()}, (x, a, b["task"]))
+        q2 = torch.func.functional_call(sac.q2, {n: p.detach() for n, p in sac.q2.named_parameters()}, (x, a, b["task"]))
+        alpha = sac.log_alpha.exp()[b["task"]].detach()
+        pi_loss = (alpha * logp - torch.min(q1, q2)).mean()
+        info = {"q_loss": float(q_loss.detach()), "pi_loss": float(pi_loss.detach()), "entropy": float(-logp.detach().mean())}
+        return q_loss + pi_loss, info
+
+    def alpha_loss(self, batch: Data) -> torch.Tensor:
+        b = self._normalised(batch[GROUP])
+        with torch.no_grad():
+            _, logp = self.sac.actor(self.sac.inputs(b["obs"], b["task"]), b["task"])
+        return self.sac.alpha_loss(b, logp)
+
+    def outputs(self, batch: Data) -> dict[str, dict[str, torch.Tensor]]:
+        b = self._normalised(batch[GROUP])
+        x = self.sac.inputs(b["obs"], b["task"])
+        action, _ = self.sac.actor(x, b["task"], deterministic=True)
+        return {GROUP: {"action": action, "q": self.sac.q1(x, b["act"], b["task"])}}
+
+
+register_policy("sac_flat", SACPolicy)
+
+
+@dataclass
+class RLTask:
+    """What an RL learner trains on: the task's environment (made in the learner's process)."""
+
+    name: str
+    make_env: Callable[[], Any]
+
+
+def empty_transitions(obs_dim: int, act_dim: int, device) -> Data:
+    z = lambda *shape, dtype=torch.float32: torch.zeros(shape, dtype=dtype, device=device)  # noqa: E731
+    return {
+        GROUP: {
+            "obs": z(0, obs_dim),
+            "act": z(0, act_dim),
+            "rew": z(0),
+            "next_obs": z(0, obs_dim),
+            "done": z(0),
+            "task": z(0, dtype=torch.long),
+            "episode": z(0, dtype=torch.long),
+        }
+    }
+
+
+class SACLearner:
+    """Soft Actor-Critic with the continual-learning hooks (see the module docstring)."""
+
+    name = "sac"
+    needs_demos = False
+    budget_key = "steps"
+    # Progress & Compress trains its active column on the new task's data before the task starts;
+    # with RL that needs its own environment interaction, which is not written yet.
+    unsupported_strategies = ("progress_compress",)
+
+    def __init__(self, policy: SACPolicy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
+        if not isinstance(policy, SACPolicy):
+            raise ConfigError(f"learner=sac trains the SAC agent policy, got {type(policy).__name__}")
+        self.policy, self.cfg, self.plugins, self.device = policy, cfg, plugins, device
+        self.batch_size = int(cfg["batch_size"])
+        self.lr = float(cfg["lr"])
+        self.grad_clip = float(cfg.get("grad_clip", 0) or 0)
+        self.optimizer, self.alpha_opt = self.make_optimizer(), self.make_alpha_optimizer()
+        self.buffer: ReplayBuffer | None = None
+        self.total_updates = 0
+        self.env_steps = 0
+
+    @staticmethod
+    def policy_config(policy_cfg: dict, learner_cfg: dict) -> dict:
+        """The agent's config: the policy group's task settings plus the learner's network settings."""
+        if policy_cfg.get("name") != "flat":
+            raise ConfigError(f"learner=sac trains policy=flat so far; got policy={policy_cfg.get('name')}; valid: flat")
+        keys = ("hidden", "gamma", "polyak", "init_alpha", "target_entropy")
+        return {**policy_cfg, "name": "sac_flat", "sac": {k: learner_cfg[k] for k in keys}}
+
+    # -- what strategies use (the same as BCLearner) -------------------------------------------------
+    def named_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        """Actor and critics; not the target critics (Polyak copies) nor the entropy coefficients."""
+        return [(n, p) for n, p in self.policy.named_parameters() if p.requires_grad and "_target" not in n and "log_alpha" not in n]
+
+    def loss_on(self, batch: Data) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.policy.loss(batch)
+
+    def outputs(self, batch: Data) -> dict[str, dict[str, torch.Tensor]]:
+        return self.policy.outputs(batch)
+
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam([p for _, p in self.named_parameters()], lr=self.lr)
+
+    def make_alpha_optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam([self.policy.sac.log_alpha], lr=self.lr)
+
+    # -- one task ------------------------------------------------------------------------------------
+    def train_task(
+        self,
+        task: int,
+        data: RLTask,
+        steps: int,
+        seed: int,
+        on_update: Callable[[int, dict[str, float]], None] | None = None,
+        checkpoints: dict[int, Callable[[int], None]] | None = None,
+    ) -> dict[str, Any]:
+        """``steps`` environment steps of SAC on one task. ``checkpoints`` maps step counts to callbacks."""
+        cfg, policy = self.cfg, self.policy
+        env = data.make_env()
+        obs_dim, act_dim = policy.obs_dim, policy.act_dim
+        if self.buffer is None or cfg.get("reset_buffer", True):
+            self.buffer = ReplayBuffer(int(cfg["buffer_size"]), obs_dim, act_dim)
+        if cfg.get("reset_optimizer", True):
+            self.optimizer, self.alpha_opt = self.make_optimizer(), self.make_alpha_optimizer()
+        memory = empty_transitions(obs_dim, act_dim, self.device)
+        for p in self.plugins:  # rows a strategy wants trained on besides the task's own (multitask)
+            memory = p.training_data(self, task, memory)
+        self.memory = to_device(memory, self.device)
+        for p in self.plugins:
+            p.before_training_task(self, task, self.memory)
+        rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        obs, _ = env.reset(seed=int(rng.integers(2**31)))
+        episode, ep_return, returns, info = 0, 0.0, [], {}
+        start, after, every = int(cfg["start_steps"]), int(cfg["update_after"]), max(1, int(cfg["update_every"]))
+        t0 = time.perf_counter()
+        policy.train()
+        for step in range(1, steps + 1):
+            action = rng.uniform(-1, 1, act_dim).astype(np.float32) if step <= start else policy.explore(obs, task)
+            nxt, reward, terminated, truncated, _ = env.step(action)
+            # A time limit is not a terminal state: only `terminated` stops the bootstrap.
+            self.buffer.add(obs, action, reward, nxt, terminated, task, episode)
+            ep_return += float(reward)
+            obs = nxt
+            if terminated or truncated:
+                returns.append(ep_return)
+                obs, _ = env.reset(seed=int(rng.integers(2**31)))
+                episode, ep_return = episode + 1, 0.0
+            self.env_steps += 1
+            if step >= after and step % every == 0:
+                for _ in range(every):
+                    info = self.update(rng)
+            if returns:
+                info["episode_return"] = returns[-1]
+            if on_update is not None:
+                on_update(step, dict(info, loss=info.get("loss", 0.0)))
+            if checkpoints and step in checkpoints:
+                policy.eval()
+                checkpoints[step](step)
+                policy.train()
+        env.close()
+        policy.eval()
+        own = {GROUP: self.buffer.contents(self.device)}
+        own[GROUP] = {k: v[own[GROUP]["task"] == task] for k, v in own[GROUP].items()}
+        for p in self.plugins:
+            p.after_training_task(self, task, own)
+        return {"steps": steps, "episodes": episode, "seconds": time.perf_counter() - t0, **info}
+
+    def sample(self, rng: np.random.Generator) -> Data:
+        """A minibatch drawn uniformly from the task's buffer and the strategies' extra rows together."""
+        mem = self.memory[GROUP]
+        n_mem = len(mem["obs"])
+        from_mem = rng.random(self.batch_size) < n_mem / (n_mem + self.buffer.size) if n_mem else np.zeros(self.batch_size, bool)
+        own = self.buffer.sample(int((~from_mem).sum()), rng, self.device)
+        if not from_mem.any():
+            return {GROUP: own}
+        idx = torch.as_tensor(rng.integers(0, n_mem, int(from_mem.sum())), device=self.device)
+        return {GROUP: {k: torch.cat([own[k], mem[k][idx].to(own[k].dtype)]) for k in own}}
+
+    def update(self, rng: np.random.Generator) -> dict[str, float]:
+        """One gradient step of actor and critics with the strategy hooks, then alpha and the targets."""
+        batch = self.sample(rng)
+        loss, info = self.loss_on(batch)
+        for p in self.plugins:
+            loss = p.loss(self, batch, loss, info)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        for p in self.plugins:
+            p.after_backward(self, batch)
+        if self.grad_clip > 0:
+            torch.nn.utils.clip_grad_norm_([p for _, p in self.named_parameters()], self.grad_clip)
+        self.optimizer.step()
+        a_loss = self.policy.alpha_loss(batch)
+        self.alpha_opt.zero_grad(set_to_none=True)
+        a_loss.backward()
+        self.alpha_opt.step()
+        self.policy.sac.polyak_update()
+        for p in self.plugins:
+            p.after_update(self)
+        self.total_updates += 1
+        info["loss"] = float(loss.detach())
+        info["alpha"] = float(self.policy.sac.log_alpha.detach().exp().mean())
+        return info
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "alpha_opt": self.alpha_opt.state_dict(),
+            "total_updates": self.total_updates,
+            "env_steps": self.env_steps,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer, self.alpha_opt = self.make_optimizer(), self.make_alpha_optimizer()
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.alpha_opt.load_state_dict(state["alpha_opt"])
+        self.total_updates, self.env_steps = int(state["total_updates"]), int(state["env_steps"])
