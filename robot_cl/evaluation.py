@@ -32,15 +32,22 @@ def rollout(
     hierarchical policy): the success rate is the same, since success counts at any step, and
     evaluation does not spend the rest of a successful episode's steps.
     """
-    obs, _ = env.reset(seed=seed)
-    if frames is not None:
-        frames.append(env.render())
     counter = [0]
+    base_env = env
 
     def grab(*_):
         counter[0] += 1
         if frames is not None and counter[0] % every == 0:
-            frames.append(env.render())
+            frames.append(base_env.render())
+
+    primitive_actions = getattr(policy, "primitive_actions", False)  # an RL policy acting in primitive space
+    if primitive_actions:
+        from robot_cl.rl.primitive_env import PrimitiveActionEnv
+
+        env = PrimitiveActionEnv(base_env, **policy.cfg["primitive_env"], on_step=grab)
+    obs, _ = env.reset(seed=seed)
+    if frames is not None:
+        frames.append(base_env.render())
 
     if isinstance(policy, HierarchicalPolicy):
         runner = PrimitiveRunner(env, tasks.end_effector(env), obs, on_step=grab)
@@ -51,14 +58,16 @@ def rollout(
             if result.steps == 0:  # a no-op decision: let time pass so the episode still ends
                 runner.run(Hold(1))
         return {"success": runner.trace.success, "steps": len(runner.trace.actions), "decisions": decisions}
-    success, steps, done = False, 0, False
+    success, steps, decisions, done = False, 0, 0, False
     while not done:
         obs, _, terminated, truncated, info = env.step(policy.act(obs, task))
-        grab()
+        if not primitive_actions:
+            grab()  # (the primitive env grabs at every control step itself)
         success |= bool(info.get("success", False))
-        steps += 1
+        steps += int(info.get("steps", 1))
+        decisions += 1
         done = terminated or truncated or (stop_on_success and success)
-    return {"success": success, "steps": steps, "decisions": steps}
+    return {"success": success, "steps": steps, "decisions": decisions}
 
 
 # -- worker side -----------------------------------------------------------------------------------

@@ -52,6 +52,8 @@ class SawyerEndEffector:
     yaw_tolerance = 0.1
     stall_steps = 12
     tip_offset = 0.0  # obs[0:3] already is the fingertip centre
+    workspace_low = np.array([-0.525, 0.348, 0.0])  # Meta-World's mocap range for the hand
+    workspace_high = np.array([0.525, 1.025, 0.7])
 
     def state(self, obs: np.ndarray) -> EEState:
         return EEState(np.asarray(obs[0:3], dtype=float), 0.0, float(obs[3]))

@@ -1,5 +1,6 @@
 """RL cores (issue 6, in progress): SAC's pieces and PPO's objective, each against a hand computation."""
 
+import json
 import math
 
 import numpy as np
@@ -277,13 +278,61 @@ def test_sac_runs_a_curriculum_through_robot_cl(tmp_path):
     assert ",train," in log and "q_loss" in log and "alpha" in log
 
 
-def test_sac_refuses_the_hierarchical_policy_for_now():
+def test_primitive_action_env_decodes_actions_and_sums_rewards():
+    import robot_cl
+    from robot_cl.demos import MAX_PARAMS, PRIMITIVE_NAMES
+    from robot_cl.rl.primitive_env import ACTION_DIM, PrimitiveActionEnv
 
+    env = PrimitiveActionEnv(robot_cl.make("press_button"), max_calls=3)
+    assert env.action_space.shape == (ACTION_DIM,) == (len(PRIMITIVE_NAMES) * (1 + MAX_PARAMS),)
+    a = np.zeros(ACTION_DIM, np.float32)
+    k = PRIMITIVE_NAMES.index("reach")
+    a[k] = 1.0  # highest score: reach
+    a[len(PRIMITIVE_NAMES) + k * MAX_PARAMS : len(PRIMITIVE_NAMES) + (k + 1) * MAX_PARAMS] = [-1.0, 1.0, 0.0, 0.5]
+    prim = env.decode(a)
+    lo, hi = env.low, env.high
+    assert prim.name == "reach" and np.allclose(prim.params, [lo[0], hi[1], (lo[2] + hi[2]) / 2, np.pi / 2])
+    j = PRIMITIVE_NAMES.index("lift")
+    b = np.zeros(ACTION_DIM, np.float32)
+    b[j], b[len(PRIMITIVE_NAMES) + j * MAX_PARAMS] = 1.0, -0.5
+    assert env.decode(b).name == "lift" and np.isclose(env.decode(b).params[0], -0.1)  # 0.2 m displacement range
+
+    env.reset(seed=0)
+    for call in range(3):
+        before = len(env.runner.trace.rewards)
+        _, reward, terminated, truncated, info = env.step(b)
+        assert np.isclose(reward, sum(env.runner.trace.rewards[before:])) and info["steps"] == len(env.runner.trace.rewards) - before
+        assert not terminated and truncated == (call == 2)  # max_calls primitive calls per episode
+
+
+def test_hierarchical_sac_runs_a_curriculum_in_primitive_space(tmp_path):
     from robot_cl.cli import check_overrides
-    from robot_cl.errors import ConfigError
+    from robot_cl.run import train
 
-    with pytest.raises(ConfigError, match="learner=sac trains policy=flat so far; got policy=hierarchical; valid: flat"):
-        check_overrides(["learner=sac", "policy=hierarchical"])
+    args = [
+        "curriculum=mini",
+        "learner=sac",
+        "policy=hierarchical",
+        "strategy=packnet",
+        "strategy.plugins.packnet.retrain_updates=10",
+        "learner.steps=24",
+        "learner.start_steps=8",
+        "learner.update_after=8",
+        "learner.update_every=8",
+        "learner.hidden=[32,32]",
+        "learner.primitive_env.max_calls=4",
+        "eval=quick",
+        "eval.recovery.enabled=false",
+        "workers=1",
+        "threads=1",
+        "progress=false",
+        f"cache_dir={tmp_path / 'cache'}",
+    ]
+    cfg = check_overrides(args)
+    m = train(cfg, tmp_path / "run")
+    assert m["run"]["policy"] == "hierarchical" and np.asarray(m["success_matrix"]).shape == (2, 2)
+    spec = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert spec["learner"]["primitive_env"]["max_calls"] == 4
 
 
 RL_STRATEGIES = ["agem", "derpp", "ewc", "finetune", "l2", "lwf", "mas", "modular", "multitask", "online_ewc", "packnet", "replay", "si"]

@@ -51,6 +51,8 @@ class EndEffector(Protocol):
     yaw_tolerance: float
     stall_steps: int
     tip_offset: float  # how far the closed fingertips reach below the tool centre point (m)
+    workspace_low: np.ndarray  # (3,) box the tool can reach: absolute primitive positions are drawn from it
+    workspace_high: np.ndarray  # (primitive-space RL, robot_cl.rl.primitive_env)
 
     def state(self, obs: np.ndarray) -> EEState:
         """Read the end-effector state from an observation."""

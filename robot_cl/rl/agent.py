@@ -51,6 +51,12 @@ class SACPolicy(Policy):
     kind = "sac"
 
     def __init__(self, cfg, obs_dim, act_dim, n_tasks, obs_center=None, obs_scale=None):
+        # sac_hierarchical acts in primitive space (robot_cl.rl.primitive_env), whatever the arm's action size.
+        self.primitive_actions = cfg["name"] == "sac_hierarchical"
+        if self.primitive_actions:
+            from robot_cl.rl.primitive_env import primitive_action_dim
+
+            act_dim = primitive_action_dim()
         super().__init__(cfg, obs_dim, act_dim, n_tasks, obs_center, obs_scale)
         s = cfg["sac"]
         self.sac = SAC(
@@ -127,6 +133,7 @@ class SACPolicy(Policy):
 
 
 register_policy("sac_flat", SACPolicy)
+register_policy("sac_hierarchical", SACPolicy)
 
 
 @dataclass
@@ -177,10 +184,14 @@ class SACLearner:
     @staticmethod
     def policy_config(policy_cfg: dict, learner_cfg: dict) -> dict:
         """The agent's config: the policy group's task settings plus the learner's network settings."""
-        if policy_cfg.get("name") != "flat":
-            raise ConfigError(f"learner=sac trains policy=flat so far; got policy={policy_cfg.get('name')}; valid: flat")
+        name = policy_cfg.get("name")
+        if name not in ("flat", "hierarchical"):
+            raise ConfigError(f"learner=sac trains policy=flat or policy=hierarchical; got policy={name}; valid: flat, hierarchical")
         keys = ("hidden", "gamma", "polyak", "init_alpha", "target_entropy")
-        return {**policy_cfg, "name": "sac_flat", "sac": {k: learner_cfg[k] for k in keys}}
+        out = {**policy_cfg, "name": f"sac_{name}", "sac": {k: learner_cfg[k] for k in keys}}
+        if name == "hierarchical":  # actions are primitive calls: see robot_cl.rl.primitive_env
+            out["primitive_env"] = dict(learner_cfg["primitive_env"])
+        return out
 
     # -- what strategies use (the same as BCLearner) -------------------------------------------------
     def named_parameters(self) -> list[tuple[str, nn.Parameter]]:
@@ -212,6 +223,10 @@ class SACLearner:
         """``steps`` environment steps of SAC on one task. ``checkpoints`` maps step counts to callbacks."""
         cfg, policy = self.cfg, self.policy
         env = data.make_env()
+        if policy.primitive_actions:
+            from robot_cl.rl.primitive_env import PrimitiveActionEnv
+
+            env = PrimitiveActionEnv(env, **policy.cfg["primitive_env"])
         obs_dim, act_dim = policy.obs_dim, policy.act_dim
         if self.buffer is None or cfg.get("reset_buffer", True):
             self.buffer = ReplayBuffer(int(cfg["buffer_size"]), obs_dim, act_dim)

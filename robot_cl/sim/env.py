@@ -74,6 +74,8 @@ class HouseholdEndEffector:
         self.pos_tolerance, self.yaw_tolerance = float(prim["pos_tolerance"]), float(prim["yaw_tolerance"])
         self.stall_steps = int(prim["stall_steps"])
         self.tip_offset = float(prim["tip_offset"])
+        self.workspace_low = np.array(ctl["workspace_low"], dtype=float)  # where the tool can go (primitive-space RL)
+        self.workspace_high = np.array(ctl["workspace_high"], dtype=float)
 
     def state(self, obs: np.ndarray) -> EEState:
         return EEState(obs[TCP].astype(float), math.atan2(float(obs[3]), float(obs[4])), float(obs[OPENING]))

@@ -1,0 +1,102 @@
+"""Hierarchical RL: an environment whose actions are motion-primitive calls (as in RAPS, Dalal et al. 2021).
+
+One step of :class:`PrimitiveActionEnv` runs one primitive of :mod:`robot_cl.primitives` to its end in
+the underlying task. The action is continuous, in ``[-1, 1]``, and holds one score per primitive
+followed by one parameter vector per primitive (``len(PRIMITIVE_NAMES) * (1 + MAX_PARAMS)`` values):
+the primitive with the highest score runs, with its own parameters mapped to physical ranges --
+absolute positions into the arm's workspace box, displacements into ``±max_displacement`` metres,
+press depths into ``[0, max_depth]``, angles into ``±pi``. The reward is the task's dense reward
+summed over the primitive's control steps; ``info["success"]`` says whether the task's success
+held at any of them. An episode ends when the task's own episode ends or after ``max_calls``
+primitive calls. A continuous RL algorithm (``learner=sac``) then learns the behaviour level
+directly, the primitives' closed-loop controllers doing the low level.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import gymnasium as gym
+import numpy as np
+
+from robot_cl.demos import MAX_PARAMS, PRIMITIVE_NAMES
+from robot_cl.primitives import PRIMITIVES, Hold, Primitive, PrimitiveRunner, make_primitive
+
+N_PRIMS = len(PRIMITIVE_NAMES)
+ACTION_DIM = N_PRIMS * (1 + MAX_PARAMS)
+
+
+def primitive_action_dim() -> int:
+    """Size of the primitive-space action: a score and ``MAX_PARAMS`` parameters per primitive."""
+    return ACTION_DIM
+
+
+class PrimitiveActionEnv(gym.Env):
+    """See the module docstring. ``env`` is a curriculum task's env (household skill or external task)."""
+
+    metadata = {"render_modes": ["rgb_array"]}
+
+    def __init__(
+        self,
+        env: gym.Env,
+        max_calls: int = 8,
+        max_displacement: float = 0.2,
+        max_depth: float = 0.04,
+        on_step: Callable | None = None,
+    ) -> None:
+        from robot_cl import tasks
+
+        self.env, self.ee = env, tasks.end_effector(env)
+        self.max_calls, self.max_displacement, self.max_depth = int(max_calls), float(max_displacement), float(max_depth)
+        self.low = np.asarray(self.ee.workspace_low, dtype=float)
+        self.high = np.asarray(self.ee.workspace_high, dtype=float)
+        self.on_step = on_step
+        self.observation_space = env.observation_space
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (ACTION_DIM,), np.float32)
+        self.runner: PrimitiveRunner | None = None
+        self.calls = 0
+
+    def decode(self, action: np.ndarray) -> Primitive:
+        """The primitive an action selects, with its parameters in physical units."""
+        a = np.clip(np.asarray(action, dtype=float).reshape(-1), -1.0, 1.0)
+        k = int(np.argmax(a[:N_PRIMS]))
+        name = PRIMITIVE_NAMES[k]
+        raw = a[N_PRIMS + k * MAX_PARAMS : N_PRIMS + (k + 1) * MAX_PARAMS]
+        axis = {"x": 0, "y": 1, "z": 2}
+        values = []
+        for j, p in enumerate(PRIMITIVES[name].param_names):
+            v = raw[j]
+            if p in axis:  # absolute position: the workspace box
+                i = axis[p]
+                values.append(self.low[i] + (v + 1.0) * 0.5 * (self.high[i] - self.low[i]))
+            elif p == "depth":
+                values.append((v + 1.0) * 0.5 * self.max_depth)
+            elif p in ("yaw", "angle"):
+                values.append(v * np.pi)
+            else:  # dx, dy, dz, height: displacements
+                values.append(v * self.max_displacement)
+        return make_primitive(name, values)
+
+    def reset(self, *, seed: int | None = None, options: dict | None = None):
+        obs, info = self.env.reset(seed=seed, options=options)
+        self.runner = PrimitiveRunner(self.env, self.ee, obs, on_step=self.on_step)
+        self.calls = 0
+        return obs, info
+
+    def step(self, action):
+        runner = self.runner
+        start = len(runner.trace.rewards)
+        prim = self.decode(action)
+        if runner.run(prim).steps == 0:  # finished at once (e.g. opening an open gripper): let time pass
+            runner.run(Hold(1))
+        self.calls += 1
+        rewards, successes = runner.trace.rewards[start:], runner.trace.successes[start:]
+        info = {"success": any(successes), "primitive": prim.name, "steps": len(rewards)}
+        truncated = runner.done or self.calls >= self.max_calls
+        return runner.obs, float(sum(rewards)), False, truncated, info
+
+    def render(self):
+        return self.env.render()
+
+    def close(self) -> None:
+        self.env.close()
