@@ -177,24 +177,12 @@ def test_vectorised_collection_is_seed_reproducible_and_keeps_final_observations
 
 # -- learner=sac in the runner ----------------------------------------------------------------------
 def sac_agent(n_tasks: int = 2):
-    from policy_fixtures import FLAT
+    from policy_fixtures import FLAT, make_policy
 
     from robot_cl.learners import LEARNERS
-    from robot_cl.policies import build_policy
-    from robot_cl.sim.env import ACT_DIM, OBS_CENTER, OBS_DIM, OBS_SCALE
 
     lcfg = {"hidden": [32, 32], "gamma": 0.99, "polyak": 0.995, "init_alpha": 1.0, "target_entropy": None}
-    spec = {
-        "cfg": LEARNERS["sac"].policy_config(FLAT, lcfg),
-        "obs_dim": OBS_DIM,
-        "act_dim": ACT_DIM,
-        "n_tasks": n_tasks,
-        "obs_center": OBS_CENTER.tolist(),
-        "obs_scale": OBS_SCALE.tolist(),
-        "tasks_added": 0,
-    }
-    torch.manual_seed(0)
-    return build_policy(spec)
+    return make_policy(LEARNERS["sac"].policy_config(FLAT, lcfg), n_tasks)
 
 
 def test_sac_learner_calls_every_strategy_hook_in_the_rl_loop():
@@ -250,26 +238,17 @@ def test_sac_learner_calls_every_strategy_hook_in_the_rl_loop():
     assert not own["done"].any()  # time limits are not terminal states
 
 
+def tiny_sac(tmp_path, *extra: str) -> list[str]:
+    """A 2-skill SAC run with tiny networks and budgets (``extra`` sets policy, strategy and steps)."""
+    base = ["curriculum=mini", "learner=sac", "learner.hidden=[32,32]", "eval=quick", "eval.recovery.enabled=false"]
+    return [*base, "workers=1", "threads=1", "progress=false", f"cache_dir={tmp_path / 'cache'}", *extra]
+
+
 def test_sac_runs_a_curriculum_through_robot_cl(tmp_path):
     from robot_cl.cli import check_overrides
     from robot_cl.run import train
 
-    args = [
-        "curriculum=mini",
-        "learner=sac",
-        "policy=flat",
-        "strategy=ewc",
-        "learner.steps=200",
-        "learner.start_steps=50",
-        "learner.update_after=50",
-        "learner.hidden=[32,32]",
-        "eval=quick",
-        "eval.recovery.enabled=false",
-        "workers=1",
-        "threads=1",
-        "progress=false",
-        f"cache_dir={tmp_path / 'cache'}",
-    ]
+    args = tiny_sac(tmp_path, "policy=flat", "strategy=ewc", "learner.steps=200", "learner.start_steps=50", "learner.update_after=50")
     m = train(check_overrides(args), tmp_path / "run")
     assert m["run"]["learner"] == "sac" and m["demonstrations"] == {}
     assert np.asarray(m["success_matrix"]).shape == (2, 2) and m["memory_bytes"][0] > 0  # EWC's Fisher and anchor
@@ -309,9 +288,8 @@ def test_hierarchical_sac_runs_a_curriculum_in_primitive_space(tmp_path):
     from robot_cl.cli import check_overrides
     from robot_cl.run import train
 
-    args = [
-        "curriculum=mini",
-        "learner=sac",
+    args = tiny_sac(
+        tmp_path,
         "policy=hierarchical",
         "strategy=packnet",
         "strategy.plugins.packnet.retrain_updates=10",
@@ -319,15 +297,8 @@ def test_hierarchical_sac_runs_a_curriculum_in_primitive_space(tmp_path):
         "learner.start_steps=8",
         "learner.update_after=8",
         "learner.update_every=8",
-        "learner.hidden=[32,32]",
         "learner.primitive_env.max_calls=4",
-        "eval=quick",
-        "eval.recovery.enabled=false",
-        "workers=1",
-        "threads=1",
-        "progress=false",
-        f"cache_dir={tmp_path / 'cache'}",
-    ]
+    )
     cfg = check_overrides(args)
     m = train(cfg, tmp_path / "run")
     assert m["run"]["policy"] == "hierarchical" and np.asarray(m["success_matrix"]).shape == (2, 2)
