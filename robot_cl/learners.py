@@ -11,7 +11,7 @@ import torch
 from robot_cl.errors import ConfigError, choices
 from robot_cl.policies import Policy
 from robot_cl.strategies import Data, Plugin, sample
-from robot_cl.strategies.base import to_device
+from robot_cl.strategies.base import hooked_step, to_device
 
 
 class BCLearner:
@@ -76,17 +76,7 @@ class BCLearner:
         self.policy.train()
         t0, info = time.perf_counter(), {}
         for u in range(1, updates + 1):
-            batch = sample(data, self.batch_size, gen)
-            loss, info = self.loss_on(batch)
-            for p in self.plugins:
-                loss = p.loss(self, batch, loss, info)
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            for p in self.plugins:
-                p.after_backward(self, batch)
-            if self.grad_clip > 0:
-                torch.nn.utils.clip_grad_norm_(self.policy.parameters(), self.grad_clip)
-            self.optimizer.step()
+            loss, info = hooked_step(self, sample(data, self.batch_size, gen), self.policy.parameters())
             for p in self.plugins:
                 p.after_update(self)
             self.total_updates += 1

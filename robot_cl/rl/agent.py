@@ -40,7 +40,7 @@ from robot_cl.errors import ConfigError
 from robot_cl.policies import MaskedLinear, Policy, register_policy
 from robot_cl.rl.sac import SAC, ReplayBuffer, SACConfig
 from robot_cl.strategies import Data, Plugin
-from robot_cl.strategies.base import to_device
+from robot_cl.strategies.base import hooked_step, to_device
 
 GROUP = "transitions"  # the data group strategies see: obs, act, rew, next_obs, done, task, episode
 
@@ -290,16 +290,7 @@ class SACLearner:
     def update(self, rng: np.random.Generator) -> dict[str, float]:
         """One gradient step of actor and critics with the strategy hooks, then alpha and the targets."""
         batch = self.sample(rng)
-        loss, info = self.loss_on(batch)
-        for p in self.plugins:
-            loss = p.loss(self, batch, loss, info)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        for p in self.plugins:
-            p.after_backward(self, batch)
-        if self.grad_clip > 0:
-            torch.nn.utils.clip_grad_norm_([p for _, p in self.named_parameters()], self.grad_clip)
-        self.optimizer.step()
+        loss, info = hooked_step(self, batch, [p for _, p in self.named_parameters()])
         a_loss = self.policy.alpha_loss(batch)
         self.alpha_opt.zero_grad(set_to_none=True)
         a_loss.backward()

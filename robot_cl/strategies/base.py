@@ -67,6 +67,23 @@ class Plugin:
             setattr(self, k, state[k])
 
 
+def hooked_step(learner, batch: Data, params) -> tuple[torch.Tensor, dict[str, float]]:
+    """One optimiser step on ``batch`` with the plugins' hooks in their order: the learner's loss, each
+    plugin's ``loss``, backward, each ``after_backward``, clipping of ``params``, the step. The learner
+    runs ``after_update`` itself, once its own extras (an RL target update, ...) are done."""
+    loss, info = learner.loss_on(batch)
+    for p in learner.plugins:
+        loss = p.loss(learner, batch, loss, info)
+    learner.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    for p in learner.plugins:
+        p.after_backward(learner, batch)
+    if learner.grad_clip > 0:
+        torch.nn.utils.clip_grad_norm_(params, learner.grad_clip)
+    learner.optimizer.step()
+    return loss, info
+
+
 # -- helpers -------------------------------------------------------------------------------------------
 def tensor_bytes(obj) -> int:
     """Bytes of every tensor inside nested dicts and lists."""
