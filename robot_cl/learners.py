@@ -118,5 +118,7 @@ def make_learner(cfg: dict, policy: Policy, plugins: list[Plugin], device: torch
 
 
 from robot_cl.rl.agent import SACLearner  # noqa: E402  (the RL learners import this module's neighbours, not it)
+from robot_cl.rl.ppo import PPOLearner  # noqa: E402
 
 register_learner(SACLearner)
+register_learner(PPOLearner)

@@ -39,6 +39,7 @@ from torch import nn
 from robot_cl.errors import ConfigError
 from robot_cl.policies import MaskedLinear, Policy, register_policy
 from robot_cl.rl.sac import SAC, ReplayBuffer, SACConfig
+from robot_cl.rl.vec import true_next_obs, vectorise
 from robot_cl.strategies import Data, Plugin
 from robot_cl.strategies.base import hooked_step, to_device
 
@@ -98,10 +99,10 @@ class SACPolicy(Policy):
 
     @torch.no_grad()
     def explore(self, obs: np.ndarray, task: int) -> np.ndarray:
-        """A stochastic action (training-time behaviour)."""
-        o = self.norm(torch.as_tensor(obs, dtype=torch.float32, device=self.device))[None]
-        t = torch.tensor([task], device=self.device)
-        return self.sac.actor(self.sac.inputs(o, t), t)[0][0].cpu().numpy()
+        """Stochastic actions (training-time behaviour) for a batch of observations (B, obs_dim)."""
+        o = self.norm(torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.device))
+        t = torch.full((len(o),), task, dtype=torch.long, device=self.device)
+        return self.sac.actor(self.sac.inputs(o, t), t)[0].cpu().numpy()
 
     def _normalised(self, b: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         return {**b, "obs": self.norm(b["obs"]), "next_obs": self.norm(b["next_obs"])}
@@ -222,11 +223,9 @@ class SACLearner:
     ) -> dict[str, Any]:
         """``steps`` environment steps of SAC on one task. ``checkpoints`` maps step counts to callbacks."""
         cfg, policy = self.cfg, self.policy
-        env = data.make_env()
-        if policy.primitive_actions:
-            from robot_cl.rl.primitive_env import PrimitiveActionEnv
-
-            env = PrimitiveActionEnv(env, **policy.cfg["primitive_env"])
+        n_envs = max(1, int(cfg.get("n_envs", 1)))
+        primitive_env = policy.cfg.get("primitive_env") if policy.primitive_actions else None
+        envs = vectorise(data.make_env, n_envs, bool(cfg.get("asynchronous", True)), primitive_env)
         obs_dim, act_dim = policy.obs_dim, policy.act_dim
         if self.buffer is None or cfg.get("reset_buffer", True):
             self.buffer = ReplayBuffer(int(cfg["buffer_size"]), obs_dim, act_dim)
@@ -240,41 +239,52 @@ class SACLearner:
             p.before_training_task(self, task, self.memory)
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
-        obs, _ = env.reset(seed=int(rng.integers(2**31)))
-        episode, ep_return, returns, info = 0, 0.0, [], {}
+        obs, _ = envs.reset(seed=int(rng.integers(2**31)))
+        episode = np.arange(n_envs)  # each env's current episode id (ids are unique within the task)
+        next_episode, ep_return, returns, info = n_envs, np.zeros(n_envs), [], {}
+        ep_success, successes = np.zeros(n_envs, bool), []  # training episodes' success (exploring policy)
         start, after, every = int(cfg["start_steps"]), int(cfg["update_after"]), max(1, int(cfg["update_every"]))
         t0 = time.perf_counter()
         policy.train()
-        for step in range(1, steps + 1):
-            action = rng.uniform(-1, 1, act_dim).astype(np.float32) if step <= start else policy.explore(obs, task)
-            nxt, reward, terminated, truncated, _ = env.step(action)
-            # A time limit is not a terminal state: only `terminated` stops the bootstrap.
-            self.buffer.add(obs, action, reward, nxt, terminated, task, episode)
-            ep_return += float(reward)
+        step = 0
+        while step < steps:  # one vector step = n_envs environment steps
+            if step < start:
+                action = rng.uniform(-1, 1, (n_envs, act_dim)).astype(np.float32)
+            else:
+                action = policy.explore(obs, task)
+            nxt, reward, terminated, truncated, step_info = envs.step(action)
+            final = true_next_obs(nxt, terminated, truncated, step_info)
+            ep_success |= np.asarray(step_info.get("success", np.zeros(n_envs)), dtype=bool)
+            for i in range(n_envs):
+                # A time limit is not a terminal state: only `terminated` stops the bootstrap.
+                self.buffer.add(obs[i], action[i], reward[i], final[i], terminated[i], task, episode[i])
+                ep_return[i] += float(reward[i])
+                if terminated[i] or truncated[i]:
+                    returns.append(ep_return[i])
+                    successes.append(float(ep_success[i]))
+                    episode[i], next_episode, ep_return[i], ep_success[i] = next_episode, next_episode + 1, 0.0, False
             obs = nxt
-            if terminated or truncated:
-                returns.append(ep_return)
-                obs, _ = env.reset(seed=int(rng.integers(2**31)))
-                episode, ep_return = episode + 1, 0.0
-            self.env_steps += 1
-            if step >= after and step % every == 0:
-                for _ in range(every):
-                    info = self.update(rng)
-            if returns:
-                info["episode_return"] = returns[-1]
-            if on_update is not None:
-                on_update(step, dict(info, loss=info.get("loss", 0.0)))
-            if checkpoints and step in checkpoints:
-                policy.eval()
-                checkpoints[step](step)
-                policy.train()
-        env.close()
+            for _ in range(n_envs):
+                step += 1
+                self.env_steps += 1
+                if step >= after and step % every == 0:
+                    for _ in range(every):
+                        info = self.update(rng)
+                if returns:  # the last 20 training episodes
+                    info["episode_return"], info["episode_success"] = float(np.mean(returns[-20:])), float(np.mean(successes[-20:]))
+                if on_update is not None:
+                    on_update(step, dict(info, loss=info.get("loss", 0.0)))
+                if checkpoints and step in checkpoints:
+                    policy.eval()
+                    checkpoints[step](step)
+                    policy.train()
+        envs.close()
         policy.eval()
         own = {GROUP: self.buffer.contents(self.device)}
         own[GROUP] = {k: v[own[GROUP]["task"] == task] for k, v in own[GROUP].items()}
         for p in self.plugins:
             p.after_training_task(self, task, own)
-        return {"steps": steps, "episodes": episode, "seconds": time.perf_counter() - t0, **info}
+        return {"steps": step, "episodes": next_episode - n_envs, "seconds": time.perf_counter() - t0, **info}
 
     def sample(self, rng: np.random.Generator) -> Data:
         """A minibatch drawn uniformly from the task's buffer and the strategies' extra rows together."""

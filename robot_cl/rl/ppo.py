@@ -1,13 +1,44 @@
-"""PPO's objective and advantage estimate (Schulman et al., 2017; GAE: Schulman et al., 2016).
+"""PPO (Schulman et al., 2017) as a robot_cl learner (``learner=ppo``), collecting from vectorised envs.
 
-Pure functions on tensors, so each can be checked against a hand computation.
+Read top to bottom: the two pure functions checked against hand computations (:func:`clipped_surrogate`,
+:func:`gae`), the agent as a policy (:class:`PPOPolicy`, names ``ppo_flat`` / ``ppo_hierarchical``),
+and :class:`PPOLearner`, whose loop follows cleanrl's ``ppo_continuous_action``: collect ``rollout``
+steps from each of ``n_envs`` environments (``gymnasium.vector``, async workers), estimate advantages
+with GAE, then ``epochs`` passes of minibatch updates of the clipped objective, value loss and
+entropy bonus. ``policy=hierarchical`` acts in motion-primitive space exactly as with SAC
+(:mod:`robot_cl.rl.primitive_env`).
+
+Strategies plug in as with the other learners: every minibatch step goes through
+:func:`robot_cl.strategies.base.hooked_step`, so penalties, gradient projections and PackNet's
+masks act on the PPO loss of actor and critic together; a strategy's ``training_data`` rows
+(replayed or multitask transitions, with the log-probabilities and advantages they were collected
+with) are mixed into the minibatches; the task's last ``keep_rows`` transitions are the ``data`` of
+``after_training_task``.
 """
 
 from __future__ import annotations
 
+import math
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
 import torch
+from torch import nn
+
+from robot_cl.errors import ConfigError
+from robot_cl.policies import Policy, register_policy
+from robot_cl.rl.sac import CWMLP
+from robot_cl.rl.vec import vectorise
+from robot_cl.strategies import Data, Plugin
+from robot_cl.strategies.base import hooked_step, to_device
+
+GROUP = "transitions"  # obs, act, logp, adv, ret, task, episode
+FIELDS = ("obs", "act", "logp", "adv", "ret", "task", "episode")
 
 
+# -- the objective ---------------------------------------------------------------------------------
 def clipped_surrogate(logp_new: torch.Tensor, logp_old: torch.Tensor, adv: torch.Tensor, clip: float = 0.2) -> torch.Tensor:
     """PPO's clipped policy loss (to minimise): ``-mean(min(r A, clip(r, 1 - eps, 1 + eps) A))``, ``r = exp(logp_new - logp_old)``."""
     ratio = (logp_new - logp_old).exp()
@@ -15,7 +46,7 @@ def clipped_surrogate(logp_new: torch.Tensor, logp_old: torch.Tensor, adv: torch
 
 
 def gae(rewards: torch.Tensor, values: torch.Tensor, last_value: torch.Tensor, dones: torch.Tensor, gamma: float, lam: float):
-    """Generalised advantage estimates and returns for a (T, N) rollout of N environments.
+    """Generalised advantage estimates (Schulman et al., 2016) and returns for a (T, N) rollout of N environments.
 
     ``dones[t]`` is 1 where the episode ended at step ``t`` (so step ``t + 1`` starts a new one);
     ``last_value`` (N,) bootstraps the step after the rollout.
@@ -30,3 +61,257 @@ def gae(rewards: torch.Tensor, values: torch.Tensor, last_value: torch.Tensor, d
         running = delta + gamma * lam * keep * running
         adv[t] = running
     return adv, adv + values
+
+
+# -- the agent ---------------------------------------------------------------------------------------
+class PPOPolicy(Policy):
+    """Gaussian actor (mean network, one learned log-std vector per task) and a state-value critic.
+
+    Both networks are Continual World's MLP layout (:class:`robot_cl.rl.sac.CWMLP`) of ``ppo.hidden``
+    units, on the normalised observation plus the task one-hot, with one output head per task when
+    ``policy.per_task_modules`` is on. Actions are unsquashed Gaussian samples; the environment sees
+    them clipped to [-1, 1] (as cleanrl does), evaluation uses the clipped mean.
+    """
+
+    kind = "ppo"
+
+    def __init__(self, cfg, obs_dim, act_dim, n_tasks, obs_center=None, obs_scale=None):
+        self.primitive_actions = cfg["name"] == "ppo_hierarchical"
+        if self.primitive_actions:
+            from robot_cl.rl.primitive_env import primitive_action_dim
+
+            act_dim = primitive_action_dim()
+        cfg = {**cfg, "task_onehot": True}
+        super().__init__(cfg, obs_dim, act_dim, n_tasks, obs_center, obs_scale)
+        hidden = tuple(cfg["ppo"]["hidden"])
+        heads = n_tasks if cfg.get("per_task_modules", False) else 1
+        self.actor = CWMLP(self.in_dim, act_dim, hidden, heads)
+        self.critic = CWMLP(self.in_dim, 1, hidden, heads)
+        with torch.no_grad():  # small initial means: exploration starts from the log-std, not the init
+            for head in self.actor.heads:
+                head.weight.mul_(0.01)
+                head.bias.zero_()
+        self.log_std = nn.Parameter(torch.full((n_tasks, act_dim), float(cfg["ppo"]["init_log_std"])))
+
+    @property
+    def heads(self) -> list[nn.ModuleList]:
+        """Per task: its actor and critic heads (``policy.per_task_modules``; used by ``modular``)."""
+        return [nn.ModuleList([self.actor.heads[t], self.critic.heads[t]]) for t in range(len(self.actor.heads))]
+
+    def _forward(self, obs: torch.Tensor, task: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        x = self.inputs(obs, task)
+        return self.actor(x, task), self.critic(x, task).squeeze(-1)
+
+    def dist(self, obs: torch.Tensor, task: torch.Tensor) -> tuple[torch.distributions.Normal, torch.Tensor]:
+        """The action distribution and the state value for a batch."""
+        mean, value = self.forward(obs, task)
+        return torch.distributions.Normal(mean, self.log_std[task].exp()), value
+
+    @torch.no_grad()
+    def act(self, obs: np.ndarray, task: int) -> np.ndarray:
+        o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None]
+        mean, _ = self.forward(o, torch.tensor([task], device=self.device))
+        return mean[0].clamp(-1.0, 1.0).cpu().numpy()
+
+    @torch.no_grad()
+    def sample(self, obs: np.ndarray, task: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Actions (unclipped), their log-probabilities and the state values for a batch (B, obs_dim)."""
+        o = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.device)
+        dist, value = self.dist(o, torch.full((len(o),), task, dtype=torch.long, device=self.device))
+        a = dist.sample()
+        return a.cpu().numpy(), dist.log_prob(a).sum(-1).cpu().numpy(), value.cpu().numpy()
+
+    @torch.no_grad()
+    def value(self, obs: np.ndarray, task: int) -> np.ndarray:
+        o = torch.as_tensor(np.asarray(obs), dtype=torch.float32, device=self.device)
+        return self.forward(o, torch.full((len(o),), task, dtype=torch.long, device=self.device))[1].cpu().numpy()
+
+    def loss(self, batch: Data) -> tuple[torch.Tensor, dict[str, float]]:
+        b, p = batch[GROUP], self.cfg["ppo"]
+        dist, value = self.dist(b["obs"], b["task"])
+        logp = dist.log_prob(b["act"]).sum(-1)
+        adv = b["adv"]
+        if p["norm_adv"] and len(adv) > 1:
+            adv = (adv - adv.mean()) / (adv.std() + 1e-8)
+        pg = clipped_surrogate(logp, b["logp"], adv, float(p["clip"]))
+        v_loss = 0.5 * ((value - b["ret"]) ** 2).mean()
+        entropy = dist.entropy().sum(-1).mean()
+        loss = pg + float(p["vf_coef"]) * v_loss - float(p["ent_coef"]) * entropy
+        with torch.no_grad():
+            clipfrac = ((logp - b["logp"]).exp().sub(1.0).abs() > float(p["clip"])).float().mean()
+        info = {"pg_loss": pg, "v_loss": v_loss, "entropy": entropy, "clipfrac": clipfrac}
+        return loss, {k: float(v.detach()) for k, v in info.items()}
+
+    def outputs(self, batch: Data) -> dict[str, dict[str, torch.Tensor]]:
+        b = batch[GROUP]
+        mean, value = self.forward(b["obs"], b["task"])
+        return {GROUP: {"action": mean, "value": value}}
+
+
+register_policy("ppo_flat", PPOPolicy)
+register_policy("ppo_hierarchical", PPOPolicy)
+
+
+def empty_rollouts(obs_dim: int, act_dim: int, device) -> Data:
+    f = lambda *shape: torch.zeros(shape, device=device)  # noqa: E731
+    i = lambda: torch.zeros(0, dtype=torch.long, device=device)  # noqa: E731
+    return {GROUP: {"obs": f(0, obs_dim), "act": f(0, act_dim), "logp": f(0), "adv": f(0), "ret": f(0), "task": i(), "episode": i()}}
+
+
+# -- the learner -------------------------------------------------------------------------------------
+class PPOLearner:
+    """PPO with the continual-learning hooks (see the module docstring)."""
+
+    name = "ppo"
+    needs_demos = False
+    budget_key = "steps"
+    unsupported_strategies = ("progress_compress",)  # as with SAC: its pre-task phase needs its own interaction
+
+    def __init__(self, policy: PPOPolicy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
+        if not isinstance(policy, PPOPolicy):
+            raise ConfigError(f"learner=ppo trains the PPO agent policy, got {type(policy).__name__}")
+        self.policy, self.cfg, self.plugins, self.device = policy, cfg, plugins, device
+        self.batch_size = int(cfg["batch_size"])
+        self.lr = float(cfg["lr"])
+        self.grad_clip = float(cfg.get("grad_clip", 0) or 0)
+        self.optimizer = self.make_optimizer()
+        self.total_updates = 0
+        self.env_steps = 0
+
+    @staticmethod
+    def policy_config(policy_cfg: dict, learner_cfg: dict) -> dict:
+        """The agent's config: the policy group's task settings plus the learner's network settings."""
+        name = policy_cfg.get("name")
+        if name not in ("flat", "hierarchical"):
+            raise ConfigError(f"learner=ppo trains policy=flat or policy=hierarchical; got policy={name}; valid: flat, hierarchical")
+        keys = ("hidden", "init_log_std", "clip", "vf_coef", "ent_coef", "norm_adv")
+        out = {**policy_cfg, "name": f"ppo_{name}", "ppo": {k: learner_cfg[k] for k in keys}}
+        if name == "hierarchical":
+            out["primitive_env"] = dict(learner_cfg["primitive_env"])
+        return out
+
+    def named_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        return [(n, p) for n, p in self.policy.named_parameters() if p.requires_grad]
+
+    def loss_on(self, batch: Data) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.policy.loss(batch)
+
+    def outputs(self, batch: Data) -> dict[str, dict[str, torch.Tensor]]:
+        return self.policy.outputs(batch)
+
+    def make_optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam([p for _, p in self.named_parameters()], lr=self.lr, eps=1e-5)
+
+    def train_task(
+        self,
+        task: int,
+        data,
+        steps: int,
+        seed: int,
+        on_update: Callable[[int, dict[str, float]], None] | None = None,
+        checkpoints: dict[int, Callable[[int], None]] | None = None,
+    ) -> dict[str, Any]:
+        """About ``steps`` environment steps of PPO on one task (whole rollouts; the last may be cut short)."""
+        cfg, policy = self.cfg, self.policy
+        n_envs, horizon = max(1, int(cfg["n_envs"])), int(cfg["rollout"])
+        gamma, lam = float(cfg["gamma"]), float(cfg["gae_lambda"])
+        primitive_env = policy.cfg.get("primitive_env") if policy.primitive_actions else None
+        envs = vectorise(data.make_env, n_envs, bool(cfg.get("asynchronous", True)), primitive_env)
+        if cfg.get("reset_optimizer", True):
+            self.optimizer = self.make_optimizer()
+        memory = empty_rollouts(policy.obs_dim, policy.act_dim, self.device)
+        for p in self.plugins:
+            memory = p.training_data(self, task, memory)
+        self.memory = to_device(memory, self.device)
+        for p in self.plugins:
+            p.before_training_task(self, task, self.memory)
+        rng = np.random.default_rng(seed)
+        torch.manual_seed(seed)
+        obs, _ = envs.reset(seed=int(rng.integers(2**31)))
+        episode = np.arange(n_envs)
+        next_episode, ep_return, returns, kept = n_envs, np.zeros(n_envs), [], []
+        ep_success, successes = np.zeros(n_envs, bool), []
+        info: dict[str, float] = {}
+        t0, step, pending = time.perf_counter(), 0, sorted(checkpoints or {})
+        while step < steps:
+            T = min(horizon, math.ceil((steps - step) / n_envs))
+            buf = {k: [] for k in ("obs", "act", "logp", "val", "rew", "done", "episode")}
+            for _ in range(T):
+                action, logp, value = policy.sample(obs, task)
+                nxt, reward, terminated, truncated, step_info = envs.step(np.clip(action, -1.0, 1.0))
+                ep_return += reward
+                reward = np.asarray(reward, dtype=np.float64)
+                ended = np.logical_or(terminated, truncated)
+                ep_success |= np.asarray(step_info.get("success", np.zeros(n_envs)), dtype=bool)
+                for i in np.flatnonzero(truncated & ~terminated):  # a time limit: bootstrap from the final state
+                    reward[i] += gamma * float(policy.value(step_info["final_obs"][i][None], task)[0])
+                step_rows = {"obs": obs, "act": action, "logp": logp, "val": value, "rew": reward, "done": ended, "episode": episode.copy()}
+                for k, v in step_rows.items():
+                    buf[k].append(np.asarray(v))
+                for i in np.flatnonzero(ended):
+                    returns.append(float(ep_return[i]))
+                    successes.append(float(ep_success[i]))
+                    episode[i], next_episode, ep_return[i], ep_success[i] = next_episode, next_episode + 1, 0.0, False
+                obs = nxt
+                step += n_envs
+                self.env_steps += n_envs
+            t = {k: torch.as_tensor(np.stack(v), dtype=torch.float32) for k, v in buf.items()}
+            adv, ret = gae(t["rew"], t["val"], torch.as_tensor(policy.value(obs, task), dtype=torch.float32), t["done"], gamma, lam)
+            rows = {
+                "obs": t["obs"].flatten(0, 1),
+                "act": t["act"].flatten(0, 1),
+                "logp": t["logp"].flatten(0, 1),
+                "adv": adv.flatten(),
+                "ret": ret.flatten(),
+                "task": torch.full((T * n_envs,), task, dtype=torch.long),
+                "episode": torch.as_tensor(np.stack(buf["episode"]).reshape(-1), dtype=torch.long),
+            }
+            rows = {k: v.to(self.device) for k, v in rows.items()}
+            info = self.update_epochs(rows, rng)
+            kept.append(rows)
+            if returns:  # the last 20 training episodes
+                info["episode_return"], info["episode_success"] = float(np.mean(returns[-20:])), float(np.mean(successes[-20:]))
+            if on_update is not None:
+                on_update(step, dict(info))
+            while pending and step >= pending[0]:  # evaluations scheduled at or before this step
+                policy.eval()
+                checkpoints[pending.pop(0)](step)
+        envs.close()
+        policy.eval()
+        keep = int(cfg.get("keep_rows", 20000))
+        own = {GROUP: {k: torch.cat([r[k] for r in kept])[-keep:] for k in FIELDS}}
+        for p in self.plugins:
+            p.after_training_task(self, task, own)
+        return {"steps": step, "episodes": len(returns), "seconds": time.perf_counter() - t0, **info}
+
+    def update_epochs(self, rows: dict[str, torch.Tensor], rng: np.random.Generator) -> dict[str, float]:
+        """``epochs`` passes over one rollout in shuffled minibatches (plus strategy rows), each a hooked step."""
+        n, mem = len(rows["obs"]), self.memory[GROUP]
+        n_mem = len(mem["obs"])
+        info: dict[str, float] = {}
+        self.policy.train()
+        for _ in range(int(self.cfg["epochs"])):
+            perm = torch.as_tensor(rng.permutation(n), device=self.device)
+            for s in range(0, n, self.batch_size):
+                idx = perm[s : s + self.batch_size]
+                batch = {k: v[idx] for k, v in rows.items()}
+                if n_mem:  # strategy rows in proportion to their share of all rows
+                    k = int(rng.binomial(len(idx), n_mem / (n_mem + n)))
+                    if k:
+                        j = torch.as_tensor(rng.integers(0, n_mem, k), device=self.device)
+                        batch = {f: torch.cat([batch[f], mem[f][j].to(batch[f].dtype)]) for f in FIELDS}
+                loss, info = hooked_step(self, {GROUP: batch}, [p for _, p in self.named_parameters()])
+                for p in self.plugins:
+                    p.after_update(self)
+                self.total_updates += 1
+                info["loss"] = float(loss.detach())
+        self.policy.eval()
+        return info
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "total_updates": self.total_updates, "env_steps": self.env_steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer = self.make_optimizer()
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.total_updates, self.env_steps = int(state["total_updates"]), int(state["env_steps"])

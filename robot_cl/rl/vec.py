@@ -5,12 +5,14 @@
 
 Episodes reset in the same step they end (``AutoresetMode.SAME_STEP``), so a transition's true
 next observation is ``info["final_obs"][i]`` where ``terminated | truncated`` -- what an off-policy
-learner stores. Worker processes start with ``spawn`` (MuJoCo and torch do not survive ``fork``
-well) and run one torch thread each.
+learner stores. After the first seeded reset each sub-env draws its later episodes from its own
+generator, so a run is reproducible from the one seed. Worker processes start with ``spawn``
+(MuJoCo and torch do not survive ``fork`` well) and run one torch thread each.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import partial
 
 import gymnasium as gym
@@ -18,13 +20,32 @@ import numpy as np
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 
 
-def _make(name: str, sim_config: dict | None, task_config, kwargs: dict) -> gym.Env:
-    import torch
+def _build(make_env: Callable[[], gym.Env], primitive_env: dict | None, worker: bool) -> gym.Env:
+    if worker:  # one torch thread per worker process: the workers share the machine's cores
+        import torch
 
-    from robot_cl import tasks
+        torch.set_num_threads(1)
+    env = make_env()
+    if primitive_env is not None:
+        from robot_cl.rl.primitive_env import PrimitiveActionEnv
 
-    torch.set_num_threads(1)
-    return tasks.make_env(name, sim_config, task_config, **kwargs)
+        env = PrimitiveActionEnv(env, **primitive_env)
+    return env
+
+
+def vectorise(
+    make_env: Callable[[], gym.Env],
+    n_envs: int,
+    asynchronous: bool = True,
+    primitive_env: dict | None = None,
+) -> gym.vector.VectorEnv:
+    """``n_envs`` copies of ``make_env()`` (a picklable factory) as one vector env; with
+    ``primitive_env`` settings each copy acts in motion-primitive space (:mod:`robot_cl.rl.primitive_env`)."""
+    worker = asynchronous and n_envs > 1
+    fns = [partial(_build, make_env, primitive_env, worker) for _ in range(int(n_envs))]
+    if worker:
+        return AsyncVectorEnv(fns, context="spawn", autoreset_mode=AutoresetMode.SAME_STEP)
+    return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
 
 
 def make_vec_env(
@@ -36,10 +57,9 @@ def make_vec_env(
     **kwargs,
 ) -> gym.vector.VectorEnv:
     """``n_envs`` copies of a curriculum task (household skill or external task) as one vector env."""
-    fns = [partial(_make, name, sim_config, task_config, kwargs) for _ in range(int(n_envs))]
-    if asynchronous and n_envs > 1:
-        return AsyncVectorEnv(fns, context="spawn", autoreset_mode=AutoresetMode.SAME_STEP)
-    return SyncVectorEnv(fns, autoreset_mode=AutoresetMode.SAME_STEP)
+    from robot_cl import tasks
+
+    return vectorise(partial(tasks.make_env, name, sim_config, task_config, **kwargs), n_envs, asynchronous)
 
 
 def true_next_obs(next_obs: np.ndarray, terminated: np.ndarray, truncated: np.ndarray, info: dict) -> np.ndarray:
