@@ -9,7 +9,7 @@ accepted) on that skill alone, seed 0, in this process with one torch thread, fo
 of *training* CPU time (``time.process_time``: robust to other jobs on a shared machine;
 evaluation is not counted). Every ``--eval-every`` CPU-seconds the deterministic policy is
 evaluated on ``--episodes`` fixed held-out seeds. Results (the success curve against CPU-minutes
-and environment steps, the best and final success) go to ``outputs/rl_skills/<learner>-<skill>-<policy>.json``;
+and environment steps, the best and final success) go to ``outputs/rl_skills/<learner>-<skill>-<policy>[-<tag>].json``;
 pairs already there are skipped (``--rerun`` forces them).
 """
 
@@ -86,6 +86,7 @@ def run_pair(skill: str, policy_name: str, minutes: float, eval_every: float, ep
         "learner": cfg["learner"]["name"],
         "seed": cfg["seed"],
         "overrides": overrides,
+        "learner_config": cfg["learner"],
         "cpu_minutes": state["cpu"] / 60,
         "wall_minutes": (time.perf_counter() - t0) / 60,
         "env_steps": learner.env_steps,
@@ -100,14 +101,15 @@ def run_pair(skill: str, policy_name: str, minutes: float, eval_every: float, ep
 def table(rows: list[dict]) -> str:
     skills = sorted({r["skill"] for r in rows}, key=lambda s: [r["skill"] for r in rows].index(s))
     out = [
-        "| learner | skill | policy | final success | best success | CPU-min | env steps | updates | first CPU-min at >= 0.8 |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| learner | skill | policy | overrides | final success | best success | CPU-min | env steps | updates | first CPU-min at >= 0.8 |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for skill in skills:
         for r in sorted((r for r in rows if r["skill"] == skill), key=lambda r: (r["learner"], r["policy"] != "hierarchical")):
             first = next((c["cpu_minutes"] for c in r["curve"] if c["success"] >= 0.8), None)
             out.append(
-                f"| {r['learner']} | {skill} | {r['policy']} | {r['final']:.2f} | {r['best']:.2f} | {r['cpu_minutes']:.1f} | "
+                f"| {r['learner']} | {skill} | {r['policy']} | {' '.join(r['overrides']) or '-'} |"
+                f" {r['final']:.2f} | {r['best']:.2f} | {r['cpu_minutes']:.1f} | "
                 f"{r['env_steps']} | {r['updates']} | {'-' if first is None else f'{first:.1f}'} |"
             )
     return "\n".join(out)
@@ -121,6 +123,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--eval-every", type=float, default=120.0, help="CPU-seconds of training between evaluations")
     ap.add_argument("--episodes", type=int, default=20, help="evaluation episodes (fixed held-out seeds)")
     ap.add_argument("--override", nargs="*", default=[], help="config overrides, e.g. learner=ppo learner.lr=1e-4")
+    ap.add_argument("--tag", default="", help="names a variant (its own result files), e.g. --tag depth01 with overrides")
     ap.add_argument("--rerun", action="store_true")
     ap.add_argument("--table", action="store_true", help="only tabulate finished runs")
     ap.add_argument("--write", type=Path, help="replace the table between the rl-skills markers of this markdown file")
@@ -139,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.table:
         for skill in args.skills:
             for pol in args.policies:
-                path = OUT / f"{learner}-{skill}-{pol}.json"
+                path = OUT / f"{learner}-{skill}-{pol}{'-' + args.tag if args.tag else ''}.json"
                 if path.exists() and not args.rerun:
                     print(f"{path.name}: done, skipped")
                     continue

@@ -41,7 +41,7 @@ class PrimitiveActionEnv(gym.Env):
         env: gym.Env,
         max_calls: int = 8,
         max_displacement: float = 0.2,
-        max_depth: float = 0.04,
+        max_depth: float = 0.1,
         on_step: Callable | None = None,
     ) -> None:
         from robot_cl import tasks
