@@ -3,8 +3,9 @@
     python benchmarks/rl_speed.py                      # press_button, 2 workers, CPU (and CUDA if present)
     python benchmarks/rl_speed.py --skill open_drawer --workers 4 --steps 2000
 
-Env steps/s: random actions through ``robot_cl.rl.vec.make_vec_env`` with one env in this process
+Env steps/s: random actions through ``robot_cl.rl.vec.vectorise`` with one env in this process
 (the baseline) and with ``--workers`` async worker processes; the ratio is measured in the same run.
+The same for primitive calls (``policy=hierarchical``'s steps, each a whole primitive run).
 SAC updates/s: Continual World's networks (4 x 256, batch 128) on the skill's observation size, on
 the CPU and, when CUDA is available, on the GPU (with the GPU/CPU ratio).
 """
@@ -18,10 +19,14 @@ import time
 import numpy as np
 
 
-def env_steps_per_s(skill: str, workers: int, steps: int, seed: int = 0) -> float:
-    from robot_cl.rl.vec import make_vec_env
+def env_steps_per_s(skill: str, workers: int, steps: int, seed: int = 0, primitive: bool = False) -> float:
+    """Steps per second of random actions; with ``primitive``, primitive calls per second (policy=hierarchical's steps)."""
+    from functools import partial
 
-    envs = make_vec_env(skill, workers, asynchronous=workers > 1)
+    from robot_cl import tasks
+    from robot_cl.rl.vec import vectorise
+
+    envs = vectorise(partial(tasks.make_env, skill), workers, workers > 1, {"max_calls": 8} if primitive else None)
     rng = np.random.default_rng(seed)
     envs.reset(seed=seed)
     for _ in range(5):  # warm up (worker start-up is not throughput)
@@ -68,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
     p.add_argument("--steps", type=int, default=3000)
     p.add_argument("--updates", type=int, default=300)
+    p.add_argument("--primitive-calls", type=int, default=200, help="primitive calls for the primitive-space measurement (0: skip)")
     args = p.parse_args(argv)
 
     import torch
@@ -80,6 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     one = env_steps_per_s(args.skill, 1, args.steps)
     many = env_steps_per_s(args.skill, args.workers, args.steps)
     print(f"env steps/s  {args.skill}: 1 worker {one:.0f}, {args.workers} workers {many:.0f}, ratio {many / one:.2f}")
+    if args.primitive_calls:
+        one = env_steps_per_s(args.skill, 1, args.primitive_calls, primitive=True)
+        many = env_steps_per_s(args.skill, args.workers, args.primitive_calls, primitive=True)
+        print(f"primitive calls/s  {args.skill}: 1 worker {one:.1f}, {args.workers} workers {many:.1f}, ratio {many / one:.2f}")
     cpu = sac_updates_per_s(obs_dim, act_dim, "cpu", args.updates)
     print(f"SAC updates/s (4x256, batch 128) cpu {cpu:.0f} ({torch.get_num_threads()} threads)")
     if torch.cuda.is_available():
