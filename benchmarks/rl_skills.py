@@ -2,10 +2,11 @@
 
     python benchmarks/rl_skills.py          # SAC; press_button, open_drawer, pick_place_cube_in_bowl; 20 CPU-min each
     python benchmarks/rl_skills.py --skills press_button --policies hierarchical --minutes 5
-    python benchmarks/rl_skills.py --table --write docs/results.md   # tabulate the finished runs into a markdown file
+    python benchmarks/rl_skills.py --table                           # only tabulate the finished runs (markdown)
 
 Each (skill, policy) pair trains one fresh agent (``learner=sac`` by default, any ``--override``
-accepted) on that skill alone, seed 0, in this process with one torch thread, for ``--minutes``
+accepted) on that skill alone, seed 0, in this process with one torch thread (environments too:
+``learner.asynchronous=false``), for ``--minutes``
 of *training* CPU time (``time.process_time``: robust to other jobs on a shared machine;
 evaluation is not counted). Every ``--eval-every`` CPU-seconds the deterministic policy is
 evaluated on ``--episodes`` fixed held-out seeds. Results (the success curve against CPU-minutes
@@ -24,7 +25,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "outputs" / "rl_skills"
-BEGIN, END = "<!-- rl-skills-table:begin -->", "<!-- rl-skills-table:end -->"
 
 
 class Budget(Exception):
@@ -42,7 +42,9 @@ def run_pair(skill: str, policy_name: str, minutes: float, eval_every: float, ep
     from robot_cl.run import new_policy, stage_data, stage_seed
 
     torch.set_num_threads(1)
-    cfg = check_overrides(["learner=sac", f"policy={policy_name}", "curriculum=mini", f"curriculum.skills=[{skill}]", *overrides])
+    # Environments in this process (learner.asynchronous=false): process_time then counts all the CPU the run uses.
+    base = ["learner=sac", f"policy={policy_name}", "curriculum=mini", f"curriculum.skills=[{skill}]"]
+    cfg = check_overrides([*base, *overrides, "learner.asynchronous=false"])
     device = torch.device("cpu")
     policy = new_policy(cfg, 1, device, stage_seed(cfg["seed"], 10_000))
     learner = make_learner(cfg["learner"], policy, [], device)
@@ -126,7 +128,6 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tag", default="", help="names a variant (its own result files), e.g. --tag depth01 with overrides")
     ap.add_argument("--rerun", action="store_true")
     ap.add_argument("--table", action="store_true", help="only tabulate finished runs")
-    ap.add_argument("--write", type=Path, help="replace the table between the rl-skills markers of this markdown file")
     args = ap.parse_args(argv)
 
     from robot_cl.cli import check_overrides
@@ -157,13 +158,6 @@ def main(argv: list[str] | None = None) -> int:
     rows = [r for r in rows if r["skill"] in args.skills]
     text = table(rows)
     print(text)
-    if args.write:
-        doc = args.write.read_text()
-        if BEGIN not in doc:
-            print(f"rl_skills: {args.write} has no {BEGIN} marker", file=sys.stderr)
-            return 2
-        head, rest = doc.split(BEGIN, 1)
-        args.write.write_text(head + BEGIN + "\n" + text + "\n" + END + rest.split(END, 1)[1])
     return 0
 
 

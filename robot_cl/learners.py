@@ -76,7 +76,7 @@ class BCLearner:
         self.policy.train()
         t0, info = time.perf_counter(), {}
         for u in range(1, updates + 1):
-            loss, info = hooked_step(self, sample(data, self.batch_size, gen), self.policy.parameters())
+            loss, info = hooked_step(self, sample(data, self.batch_size, gen))
             for p in self.plugins:
                 p.after_update(self)
             self.total_updates += 1

@@ -30,8 +30,9 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
+import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
@@ -39,7 +40,7 @@ from torch import nn
 from robot_cl.errors import ConfigError
 from robot_cl.policies import MaskedLinear, Policy, register_policy
 from robot_cl.rl.sac import SAC, ReplayBuffer, SACConfig
-from robot_cl.rl.vec import true_next_obs, vectorise
+from robot_cl.rl.vec import step_success, true_next_obs, vectorise
 from robot_cl.strategies import Data, Plugin
 from robot_cl.strategies.base import hooked_step, to_device
 
@@ -160,44 +161,50 @@ def empty_transitions(obs_dim: int, act_dim: int, device) -> Data:
     }
 
 
-class SACLearner:
-    """Soft Actor-Critic with the continual-learning hooks (see the module docstring)."""
+class RLLearner:
+    """What the RL learners (SAC, PPO) share: the strategy interface of :class:`robot_cl.learners.BCLearner`
+    (``named_parameters``, ``loss_on``, ``outputs``, ``optimizer``), the agent's config, the vector
+    env a task is collected from, the per-task strategy set-up, and checkpoint state.
 
-    name = "sac"
-    needs_demos = False
-    budget_key = "steps"
+    A subclass names its agent policy class (``agent``) and the learner config keys the agent is
+    built from (``agent_keys``), and writes ``train_task``.
+    """
+
+    name: ClassVar[str] = ""
+    needs_demos = False  # collects its own data from the task's environment
+    budget_key = "steps"  # environment steps per stage (curves, recovery and the progress bar count them)
     # Progress & Compress trains its active column on the new task's data before the task starts;
     # with RL that needs its own environment interaction, which is not written yet.
     unsupported_strategies = ("progress_compress",)
+    agent: ClassVar[type[Policy]]
+    agent_keys: ClassVar[tuple[str, ...]]
 
-    def __init__(self, policy: SACPolicy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
-        if not isinstance(policy, SACPolicy):
-            raise ConfigError(f"learner=sac trains the SAC agent policy, got {type(policy).__name__}")
+    def __init__(self, policy: Policy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
+        if not isinstance(policy, self.agent):
+            raise ConfigError(f"learner={self.name} trains the {self.name.upper()} agent policy, got {type(policy).__name__}")
         self.policy, self.cfg, self.plugins, self.device = policy, cfg, plugins, device
         self.batch_size = int(cfg["batch_size"])
         self.lr = float(cfg["lr"])
         self.grad_clip = float(cfg.get("grad_clip", 0) or 0)
-        self.optimizer, self.alpha_opt = self.make_optimizer(), self.make_alpha_optimizer()
-        self.buffer: ReplayBuffer | None = None
+        self.reset_optimizers()
         self.total_updates = 0
         self.env_steps = 0
+        self.memory: Data = {}
 
-    @staticmethod
-    def policy_config(policy_cfg: dict, learner_cfg: dict) -> dict:
+    @classmethod
+    def policy_config(cls, policy_cfg: dict, learner_cfg: dict) -> dict:
         """The agent's config: the policy group's task settings plus the learner's network settings."""
         name = policy_cfg.get("name")
         if name not in ("flat", "hierarchical"):
-            raise ConfigError(f"learner=sac trains policy=flat or policy=hierarchical; got policy={name}; valid: flat, hierarchical")
-        keys = ("hidden", "gamma", "polyak", "init_alpha", "target_entropy")
-        out = {**policy_cfg, "name": f"sac_{name}", "sac": {k: learner_cfg[k] for k in keys}}
+            raise ConfigError(f"learner={cls.name} trains policy=flat or policy=hierarchical; got policy={name}; valid: flat, hierarchical")
+        out = {**policy_cfg, "name": f"{cls.name}_{name}", cls.name: {k: learner_cfg[k] for k in cls.agent_keys}}
         if name == "hierarchical":  # actions are primitive calls: see robot_cl.rl.primitive_env
             out["primitive_env"] = dict(learner_cfg["primitive_env"])
         return out
 
     # -- what strategies use (the same as BCLearner) -------------------------------------------------
     def named_parameters(self) -> list[tuple[str, nn.Parameter]]:
-        """Actor and critics; not the target critics (Polyak copies) nor the entropy coefficients."""
-        return [(n, p) for n, p in self.policy.named_parameters() if p.requires_grad and "_target" not in n and "log_alpha" not in n]
+        return [(n, p) for n, p in self.policy.named_parameters() if p.requires_grad]
 
     def loss_on(self, batch: Data) -> tuple[torch.Tensor, dict[str, float]]:
         return self.policy.loss(batch)
@@ -208,8 +215,81 @@ class SACLearner:
     def make_optimizer(self) -> torch.optim.Optimizer:
         return torch.optim.Adam([p for _, p in self.named_parameters()], lr=self.lr)
 
-    def make_alpha_optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam([self.policy.sac.log_alpha], lr=self.lr)
+    def reset_optimizers(self) -> None:
+        self.optimizer = self.make_optimizer()
+
+    # -- per task --------------------------------------------------------------------------------------
+    def make_envs(self, data: RLTask) -> gym.vector.VectorEnv:
+        """``learner.n_envs`` copies of the task (in primitive space for a hierarchical agent)."""
+        primitive_env = self.policy.cfg.get("primitive_env") if self.policy.primitive_actions else None
+        return vectorise(data.make_env, max(1, int(self.cfg.get("n_envs", 1))), bool(self.cfg.get("asynchronous", True)), primitive_env)
+
+    def start_task(self, task: int, empty: Data) -> None:
+        """Fresh optimiser states (``reset_optimizer``), the strategies' extra rows, ``before_training_task``."""
+        if self.cfg.get("reset_optimizer", True):
+            self.reset_optimizers()
+        memory = empty
+        for p in self.plugins:  # rows a strategy wants trained on besides the task's own (replay, multitask)
+            memory = p.training_data(self, task, memory)
+        self.memory = to_device(memory, self.device)
+        for p in self.plugins:
+            p.before_training_task(self, task, self.memory)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "total_updates": self.total_updates, "env_steps": self.env_steps}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.reset_optimizers()
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.total_updates, self.env_steps = int(state["total_updates"]), int(state["env_steps"])
+
+
+class EpisodeStats:
+    """Episode ids, returns and successes of the training episodes of a vector env's sub-envs."""
+
+    def __init__(self, n_envs: int) -> None:
+        self.ids = np.arange(n_envs)  # each env's current episode (ids are unique within the task)
+        self.next_id = n_envs
+        self.ret, self.success = np.zeros(n_envs), np.zeros(n_envs, bool)
+        self.returns: list[float] = []
+        self.successes: list[float] = []
+
+    def step(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray, info: dict) -> np.ndarray:
+        """Account one vector step; returns the episode id of each env's transition."""
+        ids, ended = self.ids.copy(), np.logical_or(terminated, truncated)
+        self.ret += reward
+        self.success |= step_success(info, ended)
+        for i in np.flatnonzero(ended):
+            self.returns.append(float(self.ret[i]))
+            self.successes.append(float(self.success[i]))
+            self.ids[i], self.next_id, self.ret[i], self.success[i] = self.next_id, self.next_id + 1, 0.0, False
+        return ids
+
+    def summary(self, last: int = 20) -> dict[str, float]:
+        """Mean return and success of the last ``last`` finished episodes (empty before the first)."""
+        if not self.returns:
+            return {}
+        return {"episode_return": float(np.mean(self.returns[-last:])), "episode_success": float(np.mean(self.successes[-last:]))}
+
+
+class SACLearner(RLLearner):
+    """Soft Actor-Critic with the continual-learning hooks (see the module docstring)."""
+
+    name = "sac"
+    agent = SACPolicy
+    agent_keys = ("hidden", "gamma", "polyak", "init_alpha", "target_entropy")
+
+    def __init__(self, policy: SACPolicy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
+        super().__init__(policy, cfg, plugins, device)
+        self.buffer: ReplayBuffer | None = None
+
+    def named_parameters(self) -> list[tuple[str, nn.Parameter]]:
+        """Actor and critics; not the target critics (Polyak copies) nor the entropy coefficients."""
+        return [(n, p) for n, p in super().named_parameters() if "_target" not in n and "log_alpha" not in n]
+
+    def reset_optimizers(self) -> None:
+        self.optimizer = self.make_optimizer()
+        self.alpha_opt = torch.optim.Adam([self.policy.sac.log_alpha], lr=self.lr)
 
     # -- one task ------------------------------------------------------------------------------------
     def train_task(
@@ -223,26 +303,15 @@ class SACLearner:
     ) -> dict[str, Any]:
         """``steps`` environment steps of SAC on one task. ``checkpoints`` maps step counts to callbacks."""
         cfg, policy = self.cfg, self.policy
-        n_envs = max(1, int(cfg.get("n_envs", 1)))
-        primitive_env = policy.cfg.get("primitive_env") if policy.primitive_actions else None
-        envs = vectorise(data.make_env, n_envs, bool(cfg.get("asynchronous", True)), primitive_env)
-        obs_dim, act_dim = policy.obs_dim, policy.act_dim
+        envs = self.make_envs(data)
+        n_envs, obs_dim, act_dim = envs.num_envs, policy.obs_dim, policy.act_dim
         if self.buffer is None or cfg.get("reset_buffer", True):
             self.buffer = ReplayBuffer(int(cfg["buffer_size"]), obs_dim, act_dim)
-        if cfg.get("reset_optimizer", True):
-            self.optimizer, self.alpha_opt = self.make_optimizer(), self.make_alpha_optimizer()
-        memory = empty_transitions(obs_dim, act_dim, self.device)
-        for p in self.plugins:  # rows a strategy wants trained on besides the task's own (multitask)
-            memory = p.training_data(self, task, memory)
-        self.memory = to_device(memory, self.device)
-        for p in self.plugins:
-            p.before_training_task(self, task, self.memory)
+        self.start_task(task, empty_transitions(obs_dim, act_dim, self.device))
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
         obs, _ = envs.reset(seed=int(rng.integers(2**31)))
-        episode = np.arange(n_envs)  # each env's current episode id (ids are unique within the task)
-        next_episode, ep_return, returns, info = n_envs, np.zeros(n_envs), [], {}
-        ep_success, successes = np.zeros(n_envs, bool), []  # training episodes' success (exploring policy)
+        stats, info = EpisodeStats(n_envs), {}
         start, after, every = int(cfg["start_steps"]), int(cfg["update_after"]), max(1, int(cfg["update_every"]))
         t0 = time.perf_counter()
         policy.train()
@@ -254,15 +323,10 @@ class SACLearner:
                 action = policy.explore(obs, task)
             nxt, reward, terminated, truncated, step_info = envs.step(action)
             final = true_next_obs(nxt, terminated, truncated, step_info)
-            ep_success |= np.asarray(step_info.get("success", np.zeros(n_envs)), dtype=bool)
+            episode = stats.step(reward, terminated, truncated, step_info)
             for i in range(n_envs):
                 # A time limit is not a terminal state: only `terminated` stops the bootstrap.
                 self.buffer.add(obs[i], action[i], reward[i], final[i], terminated[i], task, episode[i])
-                ep_return[i] += float(reward[i])
-                if terminated[i] or truncated[i]:
-                    returns.append(ep_return[i])
-                    successes.append(float(ep_success[i]))
-                    episode[i], next_episode, ep_return[i], ep_success[i] = next_episode, next_episode + 1, 0.0, False
             obs = nxt
             for _ in range(n_envs):
                 step += 1
@@ -270,10 +334,8 @@ class SACLearner:
                 if step >= after and step % every == 0:
                     for _ in range(every):
                         info = self.update(rng)
-                if returns:  # the last 20 training episodes
-                    info["episode_return"], info["episode_success"] = float(np.mean(returns[-20:])), float(np.mean(successes[-20:]))
                 if on_update is not None:
-                    on_update(step, dict(info, loss=info.get("loss", 0.0)))
+                    on_update(step, {**info, "loss": info.get("loss", 0.0), **stats.summary()})
                 if checkpoints and step in checkpoints:
                     policy.eval()
                     checkpoints[step](step)
@@ -284,7 +346,7 @@ class SACLearner:
         own[GROUP] = {k: v[own[GROUP]["task"] == task] for k, v in own[GROUP].items()}
         for p in self.plugins:
             p.after_training_task(self, task, own)
-        return {"steps": step, "episodes": next_episode - n_envs, "seconds": time.perf_counter() - t0, **info}
+        return {"steps": step, "episodes": len(stats.returns), "seconds": time.perf_counter() - t0, **info, **stats.summary()}
 
     def sample(self, rng: np.random.Generator) -> Data:
         """A minibatch drawn uniformly from the task's buffer and the strategies' extra rows together."""
@@ -300,7 +362,7 @@ class SACLearner:
     def update(self, rng: np.random.Generator) -> dict[str, float]:
         """One gradient step of actor and critics with the strategy hooks, then alpha and the targets."""
         batch = self.sample(rng)
-        loss, info = hooked_step(self, batch, [p for _, p in self.named_parameters()])
+        loss, info = hooked_step(self, batch)
         a_loss = self.policy.alpha_loss(batch)
         self.alpha_opt.zero_grad(set_to_none=True)
         a_loss.backward()
@@ -314,15 +376,8 @@ class SACLearner:
         return info
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "optimizer": self.optimizer.state_dict(),
-            "alpha_opt": self.alpha_opt.state_dict(),
-            "total_updates": self.total_updates,
-            "env_steps": self.env_steps,
-        }
+        return {**super().state_dict(), "alpha_opt": self.alpha_opt.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.optimizer, self.alpha_opt = self.make_optimizer(), self.make_alpha_optimizer()
-        self.optimizer.load_state_dict(state["optimizer"])
+        super().load_state_dict(state)
         self.alpha_opt.load_state_dict(state["alpha_opt"])
-        self.total_updates, self.env_steps = int(state["total_updates"]), int(state["env_steps"])

@@ -27,12 +27,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from robot_cl.errors import ConfigError
 from robot_cl.policies import Policy, register_policy
+from robot_cl.rl.agent import EpisodeStats, RLLearner, RLTask
 from robot_cl.rl.sac import CWMLP
-from robot_cl.rl.vec import vectorise
-from robot_cl.strategies import Data, Plugin
-from robot_cl.strategies.base import hooked_step, to_device
+from robot_cl.strategies import Data
+from robot_cl.strategies.base import hooked_step
 
 GROUP = "transitions"  # obs, act, logp, adv, ret, task, episode
 FIELDS = ("obs", "act", "logp", "adv", "ret", "task", "episode")
@@ -159,53 +158,20 @@ def empty_rollouts(obs_dim: int, act_dim: int, device) -> Data:
 
 
 # -- the learner -------------------------------------------------------------------------------------
-class PPOLearner:
+class PPOLearner(RLLearner):
     """PPO with the continual-learning hooks (see the module docstring)."""
 
     name = "ppo"
-    needs_demos = False
-    budget_key = "steps"
-    unsupported_strategies = ("progress_compress",)  # as with SAC: its pre-task phase needs its own interaction
-
-    def __init__(self, policy: PPOPolicy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
-        if not isinstance(policy, PPOPolicy):
-            raise ConfigError(f"learner=ppo trains the PPO agent policy, got {type(policy).__name__}")
-        self.policy, self.cfg, self.plugins, self.device = policy, cfg, plugins, device
-        self.batch_size = int(cfg["batch_size"])
-        self.lr = float(cfg["lr"])
-        self.grad_clip = float(cfg.get("grad_clip", 0) or 0)
-        self.optimizer = self.make_optimizer()
-        self.total_updates = 0
-        self.env_steps = 0
-
-    @staticmethod
-    def policy_config(policy_cfg: dict, learner_cfg: dict) -> dict:
-        """The agent's config: the policy group's task settings plus the learner's network settings."""
-        name = policy_cfg.get("name")
-        if name not in ("flat", "hierarchical"):
-            raise ConfigError(f"learner=ppo trains policy=flat or policy=hierarchical; got policy={name}; valid: flat, hierarchical")
-        keys = ("hidden", "init_log_std", "clip", "vf_coef", "ent_coef", "norm_adv")
-        out = {**policy_cfg, "name": f"ppo_{name}", "ppo": {k: learner_cfg[k] for k in keys}}
-        if name == "hierarchical":
-            out["primitive_env"] = dict(learner_cfg["primitive_env"])
-        return out
-
-    def named_parameters(self) -> list[tuple[str, nn.Parameter]]:
-        return [(n, p) for n, p in self.policy.named_parameters() if p.requires_grad]
-
-    def loss_on(self, batch: Data) -> tuple[torch.Tensor, dict[str, float]]:
-        return self.policy.loss(batch)
-
-    def outputs(self, batch: Data) -> dict[str, dict[str, torch.Tensor]]:
-        return self.policy.outputs(batch)
+    agent = PPOPolicy
+    agent_keys = ("hidden", "init_log_std", "clip", "vf_coef", "ent_coef", "norm_adv")
 
     def make_optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam([p for _, p in self.named_parameters()], lr=self.lr, eps=1e-5)
+        return torch.optim.Adam([p for _, p in self.named_parameters()], lr=self.lr, eps=1e-5)  # cleanrl's eps
 
     def train_task(
         self,
         task: int,
-        data,
+        data: RLTask,
         steps: int,
         seed: int,
         on_update: Callable[[int, dict[str, float]], None] | None = None,
@@ -213,25 +179,15 @@ class PPOLearner:
     ) -> dict[str, Any]:
         """About ``steps`` environment steps of PPO on one task (whole rollouts; the last may be cut short)."""
         cfg, policy = self.cfg, self.policy
-        n_envs, horizon = max(1, int(cfg["n_envs"])), int(cfg["rollout"])
-        gamma, lam = float(cfg["gamma"]), float(cfg["gae_lambda"])
-        primitive_env = policy.cfg.get("primitive_env") if policy.primitive_actions else None
-        envs = vectorise(data.make_env, n_envs, bool(cfg.get("asynchronous", True)), primitive_env)
-        if cfg.get("reset_optimizer", True):
-            self.optimizer = self.make_optimizer()
-        memory = empty_rollouts(policy.obs_dim, policy.act_dim, self.device)
-        for p in self.plugins:
-            memory = p.training_data(self, task, memory)
-        self.memory = to_device(memory, self.device)
-        for p in self.plugins:
-            p.before_training_task(self, task, self.memory)
+        horizon, gamma, lam = int(cfg["rollout"]), float(cfg["gamma"]), float(cfg["gae_lambda"])
+        envs = self.make_envs(data)
+        n_envs = envs.num_envs
+        self.start_task(task, empty_rollouts(policy.obs_dim, policy.act_dim, self.device))
         rng = np.random.default_rng(seed)
         torch.manual_seed(seed)
         obs, _ = envs.reset(seed=int(rng.integers(2**31)))
-        episode = np.arange(n_envs)
-        next_episode, ep_return, returns, kept = n_envs, np.zeros(n_envs), [], []
-        ep_success, successes = np.zeros(n_envs, bool), []
-        info: dict[str, float] = {}
+        stats, kept, info = EpisodeStats(n_envs), [], {}
+        keep = int(cfg.get("keep_rows", 20000))
         t0, step, pending = time.perf_counter(), 0, sorted(checkpoints or {})
         while step < steps:
             T = min(horizon, math.ceil((steps - step) / n_envs))
@@ -239,23 +195,17 @@ class PPOLearner:
             for _ in range(T):
                 action, logp, value = policy.sample(obs, task)
                 nxt, reward, terminated, truncated, step_info = envs.step(np.clip(action, -1.0, 1.0))
-                ep_return += reward
+                episode = stats.step(reward, terminated, truncated, step_info)
                 reward = np.asarray(reward, dtype=np.float64)
-                ended = np.logical_or(terminated, truncated)
-                ep_success |= np.asarray(step_info.get("success", np.zeros(n_envs)), dtype=bool)
                 for i in np.flatnonzero(truncated & ~terminated):  # a time limit: bootstrap from the final state
                     reward[i] += gamma * float(policy.value(step_info["final_obs"][i][None], task)[0])
-                step_rows = {"obs": obs, "act": action, "logp": logp, "val": value, "rew": reward, "done": ended, "episode": episode.copy()}
-                for k, v in step_rows.items():
+                ended = np.logical_or(terminated, truncated)
+                for k, v in zip(buf, (obs, action, logp, value, reward, ended, episode)):
                     buf[k].append(np.asarray(v))
-                for i in np.flatnonzero(ended):
-                    returns.append(float(ep_return[i]))
-                    successes.append(float(ep_success[i]))
-                    episode[i], next_episode, ep_return[i], ep_success[i] = next_episode, next_episode + 1, 0.0, False
                 obs = nxt
                 step += n_envs
                 self.env_steps += n_envs
-            t = {k: torch.as_tensor(np.stack(v), dtype=torch.float32) for k, v in buf.items()}
+            t = {k: torch.as_tensor(np.stack(v), dtype=torch.float32) for k, v in buf.items() if k != "episode"}
             adv, ret = gae(t["rew"], t["val"], torch.as_tensor(policy.value(obs, task), dtype=torch.float32), t["done"], gamma, lam)
             rows = {
                 "obs": t["obs"].flatten(0, 1),
@@ -269,20 +219,19 @@ class PPOLearner:
             rows = {k: v.to(self.device) for k, v in rows.items()}
             info = self.update_epochs(rows, rng)
             kept.append(rows)
-            if returns:  # the last 20 training episodes
-                info["episode_return"], info["episode_success"] = float(np.mean(returns[-20:])), float(np.mean(successes[-20:]))
+            while len(kept) > 1 and sum(len(r["obs"]) for r in kept[1:]) >= keep:  # only the last keep_rows are handed over
+                kept.pop(0)
             if on_update is not None:
-                on_update(step, dict(info))
+                on_update(step, {**info, **stats.summary()})
             while pending and step >= pending[0]:  # evaluations scheduled at or before this step
                 policy.eval()
                 checkpoints[pending.pop(0)](step)
         envs.close()
         policy.eval()
-        keep = int(cfg.get("keep_rows", 20000))
         own = {GROUP: {k: torch.cat([r[k] for r in kept])[-keep:] for k in FIELDS}}
         for p in self.plugins:
             p.after_training_task(self, task, own)
-        return {"steps": step, "episodes": len(returns), "seconds": time.perf_counter() - t0, **info}
+        return {"steps": step, "episodes": len(stats.returns), "seconds": time.perf_counter() - t0, **info, **stats.summary()}
 
     def update_epochs(self, rows: dict[str, torch.Tensor], rng: np.random.Generator) -> dict[str, float]:
         """``epochs`` passes over one rollout in shuffled minibatches (plus strategy rows), each a hooked step."""
@@ -300,18 +249,10 @@ class PPOLearner:
                     if k:
                         j = torch.as_tensor(rng.integers(0, n_mem, k), device=self.device)
                         batch = {f: torch.cat([batch[f], mem[f][j].to(batch[f].dtype)]) for f in FIELDS}
-                loss, info = hooked_step(self, {GROUP: batch}, [p for _, p in self.named_parameters()])
+                loss, info = hooked_step(self, {GROUP: batch})
                 for p in self.plugins:
                     p.after_update(self)
                 self.total_updates += 1
                 info["loss"] = float(loss.detach())
         self.policy.eval()
         return info
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "total_updates": self.total_updates, "env_steps": self.env_steps}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.optimizer = self.make_optimizer()
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.total_updates, self.env_steps = int(state["total_updates"]), int(state["env_steps"])

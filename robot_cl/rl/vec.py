@@ -70,3 +70,13 @@ def true_next_obs(next_obs: np.ndarray, terminated: np.ndarray, truncated: np.nd
         for i in np.flatnonzero(ended):
             out[i] = info["final_obs"][i]
     return out
+
+
+def step_success(info: dict, ended: np.ndarray) -> np.ndarray:
+    """Each env's ``info["success"]`` at this step; for envs whose episode just ended, the final step's
+    (``SAME_STEP`` autoreset puts the reset's info in ``info`` and the final one in ``info["final_info"]``)."""
+    out = np.array(info.get("success", np.zeros(len(ended), bool)), dtype=bool)
+    final = info.get("final_info", {})
+    if ended.any() and "success" in final:
+        out[ended] = np.asarray(final["success"], dtype=bool)[ended]
+    return out

@@ -67,10 +67,11 @@ class Plugin:
             setattr(self, k, state[k])
 
 
-def hooked_step(learner, batch: Data, params) -> tuple[torch.Tensor, dict[str, float]]:
+def hooked_step(learner, batch: Data) -> tuple[torch.Tensor, dict[str, float]]:
     """One optimiser step on ``batch`` with the plugins' hooks in their order: the learner's loss, each
-    plugin's ``loss``, backward, each ``after_backward``, clipping of ``params``, the step. The learner
-    runs ``after_update`` itself, once its own extras (an RL target update, ...) are done."""
+    plugin's ``loss``, backward, each ``after_backward``, gradient clipping of the optimiser's
+    parameters, the step. The learner runs ``after_update`` itself, once its own extras (an RL target
+    update, ...) are done."""
     loss, info = learner.loss_on(batch)
     for p in learner.plugins:
         loss = p.loss(learner, batch, loss, info)
@@ -79,6 +80,7 @@ def hooked_step(learner, batch: Data, params) -> tuple[torch.Tensor, dict[str, f
     for p in learner.plugins:
         p.after_backward(learner, batch)
     if learner.grad_clip > 0:
+        params = [p for group in learner.optimizer.param_groups for p in group["params"]]
         torch.nn.utils.clip_grad_norm_(params, learner.grad_clip)
     learner.optimizer.step()
     return loss, info
