@@ -339,8 +339,7 @@ def test_every_strategy_trains_both_rl_learners_over_two_tasks(strategy, learner
     from robot_cl.strategies import STRATEGIES, make_plugins
 
     assert set(RL_STRATEGIES) == set(STRATEGIES) - {"progress_compress"}  # every strategy but the one refused
-    lcfg = {"hidden": [16, 16], "gamma": 0.99, "polyak": 0.995, "init_alpha": 1.0, "target_entropy": None, **LEARNER_CFG["ppo"]}
-    lcfg["hidden"] = [16, 16]
+    lcfg = {**LEARNER_CFG["ppo"], "gamma": 0.99, "polyak": 0.995, "init_alpha": 1.0, "target_entropy": None, "hidden": [16, 16]}
     pcfg = LEARNERS[learner_name].policy_config({**FLAT, "per_task_modules": strategy == "modular"}, lcfg)
     spec = {"cfg": pcfg, "obs_dim": OBS_DIM, "act_dim": ACT_DIM, "n_tasks": 2}
     torch.manual_seed(0)
@@ -503,3 +502,16 @@ def test_ppo_runs_a_curriculum_in_primitive_space(tmp_path):
     assert np.asarray(m["success_matrix"]).shape == (2, 2) and m["memory_bytes"][0] > 0  # L2's anchor
     log = (tmp_path / "run" / "log.csv").read_text()
     assert "pg_loss" in log and "clipfrac" in log
+
+
+def test_episode_stats_read_a_finished_episodes_last_success_from_final_info():
+    """With SAME_STEP autoreset the step's info of an ended env is the reset's; its last step is in final_info."""
+    from robot_cl.rl.agent import EpisodeStats
+
+    stats = EpisodeStats(2)
+    no, yes = np.array([False, False]), np.array([True, False])
+    ids = stats.step(np.array([1.0, 2.0]), no, no, {"success": no})
+    assert ids.tolist() == [0, 1] and stats.returns == []
+    ids = stats.step(np.array([3.0, 4.0]), no, yes, {"success": no, "final_info": {"success": yes}})
+    assert ids.tolist() == [0, 1] and stats.returns == [4.0] and stats.successes == [1.0]
+    assert stats.ids.tolist() == [2, 1] and stats.summary() == {"episode_return": 4.0, "episode_success": 1.0}
