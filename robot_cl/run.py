@@ -100,10 +100,6 @@ def validate(cfg: dict) -> None:
         _expect(name in STRATEGIES, f"unknown strategy {name!r}; valid: {choices(STRATEGIES)}")
     learner = cfg["learner"]
     learner_cls = LEARNERS[learner["name"]]
-    unsupported = getattr(learner_cls, "unsupported_strategies", ())
-    for name in plugins:
-        valid = [s for s in STRATEGIES if s not in unsupported]
-        _expect(name not in unsupported, f"strategy {name!r} does not work with learner={learner['name']} yet; valid: {choices(valid)}")
     if hasattr(learner_cls, "policy_config"):
         learner_cls.policy_config(cfg["policy"], learner)  # a learner may refuse a policy (one-line error)
     for key in (learner_cls.budget_key, "batch_size"):

@@ -10,6 +10,7 @@ import torch
 
 from robot_cl.rl.ppo import clipped_surrogate, gae
 from robot_cl.rl.sac import CWMLP, SAC, ReplayBuffer, SACConfig
+from robot_cl.strategies import STRATEGIES
 
 SMALL = SACConfig(hidden=(32, 32))
 # learner=ppo's settings (configs/learner/ppo.yaml) with tiny networks and rollouts
@@ -313,7 +314,7 @@ def test_hierarchical_sac_runs_a_curriculum_in_primitive_space(tmp_path):
     assert spec["learner"]["primitive_env"]["max_calls"] == 4
 
 
-RL_STRATEGIES = ["agem", "derpp", "ewc", "finetune", "l2", "lwf", "mas", "modular", "multitask", "online_ewc", "packnet", "replay", "si"]
+RL_STRATEGIES = sorted(STRATEGIES)  # the whole registry
 
 
 LEARNER_CFG = {
@@ -336,9 +337,8 @@ def test_every_strategy_trains_both_rl_learners_over_two_tasks(strategy, learner
     from robot_cl.policies import MaskedLinear, build_policy
     from robot_cl.rl.agent import RLTask
     from robot_cl.sim.env import ACT_DIM, OBS_CENTER, OBS_DIM, OBS_SCALE
-    from robot_cl.strategies import STRATEGIES, make_plugins
+    from robot_cl.strategies import make_plugins
 
-    assert set(RL_STRATEGIES) == set(STRATEGIES) - {"progress_compress"}  # every strategy but the one refused
     lcfg = {**LEARNER_CFG["ppo"], "gamma": 0.99, "polyak": 0.995, "init_alpha": 1.0, "target_entropy": None, "hidden": [16, 16]}
     pcfg = LEARNERS[learner_name].policy_config({**FLAT, "per_task_modules": strategy == "modular"}, lcfg)
     spec = {"cfg": pcfg, "obs_dim": OBS_DIM, "act_dim": ACT_DIM, "n_tasks": 2}
@@ -347,6 +347,8 @@ def test_every_strategy_trains_both_rl_learners_over_two_tasks(strategy, learner
     settings = compose_overrides([f"strategy={strategy}"])["strategy"]["plugins"]
     if strategy == "packnet":
         settings["packnet"]["retrain_updates"] = 20
+    if strategy == "progress_compress":
+        settings["progress_compress"].update(compress_updates=10, fisher_samples=8)
     plugins = make_plugins(settings)
     learner = make_learner(LEARNER_CFG[learner_name], policy, plugins, torch.device("cpu"))
     for task, skill in enumerate(["press_button", "open_drawer"]):
@@ -361,6 +363,44 @@ def test_every_strategy_trains_both_rl_learners_over_two_tasks(strategy, learner
         assert any(mask.any() for _, mask in kept)
         for m, (w0, mask) in zip(layers, kept):
             assert torch.equal(m.weight.detach()[mask], w0[mask]) and isinstance(m, MaskedLinear)
+
+
+def test_progress_compress_distils_the_trained_agent_into_the_restored_knowledge_base():
+    """RL Progress & Compress: the environment loop trains the active column; after the task the knowledge
+    base (the policy as it began the task) is restored and distilled from it. Without distillation steps
+    the policy ends the task bit-identical to how it began; with them it moves close to the trained agent."""
+    import copy
+    from functools import partial
+
+    from robot_cl import tasks
+    from robot_cl.learners import make_learner
+    from robot_cl.rl.agent import RLTask
+    from robot_cl.strategies import Plugin
+    from robot_cl.strategies.modular import ProgressCompress
+    from robot_cl.strategies.regularization import distillation
+
+    class Spy(Plugin):  # runs before P&C's after_training_task: sees the trained agent
+        name = "spy"
+
+        def after_training_task(self, learner, task, data):
+            self.trained, self.data = copy.deepcopy(learner.policy), data
+
+    gaps = {}
+    for updates in (0, 300):
+        torch.manual_seed(0)
+        policy = sac_agent()
+        policy.add_task(0)
+        start = {k: v.clone() for k, v in policy.state_dict().items()}
+        spy, pc = Spy(), ProgressCompress(compress_updates=updates, fisher_samples=8)
+        learner = make_learner(LEARNER_CFG["sac"], policy, [spy, pc], torch.device("cpu"))
+        learner.train_task(0, RLTask("press_button", partial(tasks.make_env, "press_button", None, {"max_steps": 20})), 60, seed=0)
+        assert not all(torch.equal(v, start[k]) for k, v in spy.trained.state_dict().items())  # RL trained the agent
+        with torch.no_grad():
+            gaps[updates] = float(distillation(policy.outputs(spy.data), spy.trained.outputs(spy.data), 2.0))
+        assert all(torch.equal(v, pc.anchor[n]) for n, v in learner.named_parameters())  # online EWC anchors the base
+        if updates == 0:
+            assert all(torch.equal(v, start[k]) for k, v in policy.state_dict().items())
+    assert gaps[300] < 0.3 * gaps[0], gaps
 
 
 def test_ppo_learner_calls_the_hooks_per_minibatch_and_hands_over_whole_rollouts():

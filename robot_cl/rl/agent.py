@@ -173,9 +173,6 @@ class RLLearner:
     name: ClassVar[str] = ""
     needs_demos = False  # collects its own data from the task's environment
     budget_key = "steps"  # environment steps per stage (curves, recovery and the progress bar count them)
-    # Progress & Compress trains its active column on the new task's data before the task starts;
-    # with RL that needs its own environment interaction, which is not written yet.
-    unsupported_strategies = ("progress_compress",)
     agent: ClassVar[type[Policy]]
     agent_keys: ClassVar[tuple[str, ...]]
 

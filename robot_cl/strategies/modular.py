@@ -14,6 +14,11 @@
   (progress), then distilled into the *knowledge base* -- the policy that is evaluated -- under an
   online-EWC penalty (compress). Simplification: the active column starts as a copy of the
   knowledge base (transfer through initialisation) instead of receiving lateral adapter inputs.
+  With an RL learner (SAC, PPO) the learner's own environment loop is the progress phase -- it
+  trains ``learner.policy``, which starts the task as the knowledge base -- and after the task the
+  trained agent becomes the active column: the knowledge base is restored and distilled from it on
+  the task's transitions (``compress_updates`` steps; actor outputs and critic values), as the
+  paper's RL version does with the states the agent visited.
 """
 
 from __future__ import annotations
@@ -206,6 +211,7 @@ class ProgressCompress(Plugin):
         temperature: float = 2.0,
         lr: float = 1e-3,
         seed: int = 0,
+        compress_updates: int = 1000,
     ):
         super().__init__(
             progress_updates=progress_updates,
@@ -215,12 +221,17 @@ class ProgressCompress(Plugin):
             temperature=temperature,
             lr=lr,
             seed=seed,
+            compress_updates=compress_updates,
         )
         self.active: nn.Module | None = None
+        self.knowledge: dict | None = None  # RL: the knowledge base's state while the learner trains the active column
         self.anchor: Params | None = None
         self.fisher: Params | None = None
 
     def before_training_task(self, learner, task, data):
+        if not learner.needs_demos:  # RL: the learner's environment loop trains the active column (progress)
+            self.knowledge = copy.deepcopy(learner.policy.state_dict())
+            return
         # Progress: train the active column on the new skill alone.
         self.active = copy.deepcopy(learner.policy).train()
         updates = self.params["progress_updates"] or int(learner.cfg["updates"])
@@ -234,6 +245,8 @@ class ProgressCompress(Plugin):
         self.active.eval()
 
     def loss(self, learner, batch, loss, info):
+        if self.active is None:  # RL progress phase: the agent learns the task from reward
+            return loss
         # Compress: the knowledge base imitates the active column (not the labels), under online EWC.
         with torch.no_grad():
             target = self.active.outputs(batch)
@@ -244,9 +257,26 @@ class ProgressCompress(Plugin):
         return distil + 0.5 * self.params["strength"] * weighted_distance(learner, self.anchor, self.fisher)
 
     def after_training_task(self, learner, task, data):
+        if not learner.needs_demos:
+            self.compress(learner, task, data)
         self.fisher = online_fisher(learner, data, self.params["fisher_samples"], task, self.params["gamma"], self.fisher)
         self.anchor = snapshot(learner)
-        self.active = None
+        self.active = self.knowledge = None
+
+    def compress(self, learner, task: int, data: Data) -> None:
+        """RL: the trained agent becomes the active column; the knowledge base (restored into
+        ``learner.policy``) is distilled from it on the task's transitions under online EWC."""
+        self.active = copy.deepcopy(learner.policy).eval()
+        learner.policy.load_state_dict(self.knowledge)
+        opt = torch.optim.Adam([p for _, p in learner.named_parameters()], lr=self.params["lr"])
+        gen = torch.Generator().manual_seed(self.params["seed"] * 1000 + task)
+        learner.policy.train()
+        for _ in range(int(self.params["compress_updates"])):
+            loss = self.loss(learner, sample(data, learner.batch_size, gen), None, {})
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+        learner.policy.eval()
 
 
 __all__ = ["Data", "Modular", "PackNet", "ProgressCompress"]
