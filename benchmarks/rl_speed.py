@@ -1,11 +1,14 @@
 """RL throughput: environment steps/s with 1 worker vs N workers, and SAC gradient updates/s.
 
     python benchmarks/rl_speed.py                      # press_button, 2 workers, CPU (and CUDA if present)
-    python benchmarks/rl_speed.py --skill open_drawer --workers 4 --steps 2000
+    python benchmarks/rl_speed.py --skill open_drawer --workers 4 --envs-per-worker 8 --steps 4000
 
-Env steps/s: random actions through ``robot_cl.rl.vec.vectorise`` with one env in this process
-(the baseline) and with ``--workers`` async worker processes; the ratio is measured in the same run.
-The same for primitive calls (``policy=hierarchical``'s steps, each a whole primitive run).
+Env steps/s: random actions through ``robot_cl.rl.vec.vectorise``, all envs stepped in this process
+(1 worker, the baseline) and by ``--workers`` worker processes; each ratio is measured in the same
+run. Twice: with one env per worker (gymnasium's ``AsyncVectorEnv``: a pipe round trip per env and
+step) and with ``--envs-per-worker`` envs per worker (``GroupedVectorEnv``: one round trip per
+worker and step, i.e. ``learner.n_envs=W*k learner.workers=W``). The same for primitive calls
+(``policy=hierarchical``'s steps, each a whole primitive run).
 SAC updates/s: Continual World's networks (4 x 256, batch 128) on the skill's observation size, on
 the CPU and, when CUDA is available, on the GPU (with the GPU/CPU ratio).
 """
@@ -19,25 +22,33 @@ import time
 import numpy as np
 
 
-def env_steps_per_s(skill: str, workers: int, steps: int, seed: int = 0, primitive: bool = False) -> float:
-    """Steps per second of random actions; with ``primitive``, primitive calls per second (policy=hierarchical's steps)."""
+def env_steps_per_s(skill: str, n_envs: int, workers: int, steps: int, seed: int = 0, primitive: bool = False) -> float:
+    """Steps per second (all envs together) of random actions in ``n_envs`` envs stepped by ``workers``
+    processes (0: in this process); with ``primitive``, primitive calls per second."""
     from functools import partial
 
     from robot_cl import tasks
     from robot_cl.rl.vec import vectorise
 
-    envs = vectorise(partial(tasks.make_env, skill), workers, workers > 1, {"max_calls": 8} if primitive else None)
+    envs = vectorise(partial(tasks.make_env, skill), n_envs, workers > 0, {"max_calls": 8} if primitive else None, workers or None)
     rng = np.random.default_rng(seed)
     envs.reset(seed=seed)
     for _ in range(5):  # warm up (worker start-up is not throughput)
         envs.step(rng.uniform(-1, 1, envs.action_space.shape).astype(np.float32))
-    n = max(1, steps // workers)
+    n = max(1, steps // n_envs)
     t0 = time.perf_counter()
     for _ in range(n):
         envs.step(rng.uniform(-1, 1, envs.action_space.shape).astype(np.float32))
     seconds = time.perf_counter() - t0
     envs.close()
-    return n * workers / seconds
+    return n * n_envs / seconds
+
+
+def scaling(skill: str, workers: int, per_worker: int, steps: int, primitive: bool) -> tuple[float, float]:
+    """(1 worker, ``workers`` workers) throughput for ``workers * per_worker`` envs."""
+    n_envs = workers * per_worker
+    one = env_steps_per_s(skill, n_envs, 0, steps, primitive=primitive)
+    return one, env_steps_per_s(skill, n_envs, workers, steps, primitive=primitive)
 
 
 def sac_updates_per_s(obs_dim: int, act_dim: int, device: str, updates: int) -> float:
@@ -71,9 +82,10 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--skill", default="press_button")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    p.add_argument("--steps", type=int, default=3000)
+    p.add_argument("--envs-per-worker", type=int, default=4, help="envs per worker for the grouped measurement")
+    p.add_argument("--steps", type=int, default=4000, help="env steps per measurement (all envs together)")
     p.add_argument("--updates", type=int, default=300)
-    p.add_argument("--primitive-calls", type=int, default=200, help="primitive calls for the primitive-space measurement (0: skip)")
+    p.add_argument("--primitive-calls", type=int, default=240, help="primitive calls per primitive-space measurement (0: skip)")
     args = p.parse_args(argv)
 
     import torch
@@ -83,13 +95,16 @@ def main(argv: list[str] | None = None) -> int:
     env = robot_cl.make(args.skill)
     obs_dim, act_dim = env.observation_space.shape[0], env.action_space.shape[0]
     env.close()
-    one = env_steps_per_s(args.skill, 1, args.steps)
-    many = env_steps_per_s(args.skill, args.workers, args.steps)
-    print(f"env steps/s  {args.skill}: 1 worker {one:.0f}, {args.workers} workers {many:.0f}, ratio {many / one:.2f}")
-    if args.primitive_calls:
-        one = env_steps_per_s(args.skill, 1, args.primitive_calls, primitive=True)
-        many = env_steps_per_s(args.skill, args.workers, args.primitive_calls, primitive=True)
-        print(f"primitive calls/s  {args.skill}: 1 worker {one:.1f}, {args.workers} workers {many:.1f}, ratio {many / one:.2f}")
+    for what, steps, primitive in (("env steps/s", args.steps, False), ("primitive calls/s", args.primitive_calls, True)):
+        if steps <= 0:
+            continue
+        for k in dict.fromkeys((1, args.envs_per_worker)):
+            one, many = scaling(args.skill, args.workers, k, steps, primitive)
+            print(
+                f"{what}  {args.skill}, {args.workers * k} envs ({k} per worker): "
+                f"1 worker {one:.1f}, {args.workers} workers {many:.1f}, ratio {many / one:.2f}",
+                flush=True,
+            )
     cpu = sac_updates_per_s(obs_dim, act_dim, "cpu", args.updates)
     print(f"SAC updates/s (4x256, batch 128) cpu {cpu:.0f} ({torch.get_num_threads()} threads)")
     if torch.cuda.is_available():

@@ -108,6 +108,11 @@ def validate(cfg: dict) -> None:
         isinstance(learner["lr"], (int, float)) and learner["lr"] > 0,
         f"learner.lr must be a positive number, got {learner['lr']!r}",
     )
+    if "n_envs" in learner:  # RL learners: collection settings
+        n = learner["n_envs"]
+        _expect(_is_int(n) and n > 0, f"learner.n_envs must be a positive integer, got {n!r}")
+        w = learner.get("workers")
+        _expect(w is None or (_is_int(w) and w > 0), f"learner.workers must be null (one per env) or a positive integer, got {w!r}")
     ev = cfg["eval"]
     for key in ("episodes", "curve_episodes", "seed_start"):
         _expect(_is_int(ev[key]) and ev[key] > 0, f"eval.{key} must be a positive integer, got {ev[key]!r}")

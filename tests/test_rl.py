@@ -161,26 +161,51 @@ def test_sac_improves_return_on_a_trivial_task():
     assert after > before + 1.0 and after > -2.0  # the untrained policy scores about -10 per episode here, the optimum about -0.5
 
 
-def test_vectorised_collection_is_seed_reproducible_and_keeps_final_observations():
-    from robot_cl.rl.vec import make_vec_env, true_next_obs
+@pytest.mark.parametrize("n_envs, workers", [(2, None), (3, 2)])
+def test_vectorised_collection_is_seed_reproducible_and_keeps_final_observations(n_envs, workers):
+    """One worker process per env (AsyncVectorEnv) and several envs per worker (GroupedVectorEnv)
+    collect exactly what the same envs collect in this process."""
+    from robot_cl.rl.vec import GroupedVectorEnv, make_vec_env, step_success, true_next_obs
 
     def collect(asynchronous: bool) -> list[np.ndarray]:
-        envs = make_vec_env("press_button", 2, task_config={"max_steps": 6}, asynchronous=asynchronous)
+        envs = make_vec_env("press_button", n_envs, task_config={"max_steps": 6}, asynchronous=asynchronous, workers=workers)
+        assert isinstance(envs, GroupedVectorEnv) == (asynchronous and workers is not None)
         rng = np.random.default_rng(0)
         obs, _ = envs.reset(seed=7)
         out = [obs]
-        for _ in range(8):  # crosses the 6-step time limit: both envs reset in the same step
-            nxt, _, term, trunc, info = envs.step(rng.uniform(-1, 1, envs.action_space.shape).astype(np.float32))
-            out.append(true_next_obs(nxt, term, trunc, info))
+        for _ in range(8):  # crosses the 6-step time limit: all envs reset in the same step
+            nxt, rew, term, trunc, info = envs.step(rng.uniform(-1, 1, envs.action_space.shape).astype(np.float32))
+            out += [true_next_obs(nxt, term, trunc, info), nxt, rew, step_success(info, term | trunc)]
             if trunc.any():
-                assert trunc.all() and not np.allclose(out[-1], nxt)  # the final observation, not the reset one
-            out.append(nxt)
+                assert trunc.all() and not np.allclose(out[-4], nxt)  # the final observation, not the reset one
         envs.close()
         return out
 
     a, b = collect(True), collect(False)
-    assert all(np.array_equal(x, y) for x, y in zip(a, b))  # 2 worker processes == in-process, same seeds
-    assert not np.allclose(a[0][0], a[0][1])  # sub-envs get different seeds (7 and 8)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b))  # worker processes == in-process, same seeds
+    assert a[0].shape[0] == n_envs and not np.allclose(a[0][0], a[0][1])  # sub-envs get different seeds (7, 8, ...)
+
+
+def test_a_failing_environment_worker_is_one_clear_error():
+    from functools import partial
+
+    from robot_cl import tasks
+    from robot_cl.rl.vec import vectorise
+
+    with pytest.raises(RuntimeError, match=r"environment worker failed: worker 0: SkillError: unknown skill 'no_such_skill'"):
+        vectorise(partial(tasks.make_env, "no_such_skill"), 2, workers=1)
+
+
+def test_merge_infos_concatenates_groups_and_fills_keys_a_group_lacks():
+    from robot_cl.rl.vec import merge_infos
+
+    a = {"success": np.array([True, False]), "_success": np.array([True, True])}
+    b = {"final_obs": np.array([None, np.ones(2)], dtype=object), "_final_obs": np.array([False, True])}
+    b["final_info"] = {"success": np.array([0, 1])}
+    out = merge_infos([a, b], [2, 2])
+    assert out["success"].tolist() == [True, False, False, False] and out["_success"].tolist() == [True, True, False, False]
+    assert out["final_obs"][:3].tolist() == [None, None, None] and np.array_equal(out["final_obs"][3], np.ones(2))
+    assert out["final_info"]["success"].tolist() == [0, 0, 0, 1]
 
 
 # -- learner=sac in the runner ----------------------------------------------------------------------
@@ -250,6 +275,22 @@ def tiny_sac(tmp_path, *extra: str) -> list[str]:
     """A 2-skill SAC run with tiny networks and budgets (``extra`` sets policy, strategy and steps)."""
     base = ["curriculum=mini", "learner=sac", "learner.hidden=[32,32]", "eval=quick", "eval.recovery.enabled=false"]
     return [*base, "workers=1", "threads=1", "progress=false", f"cache_dir={tmp_path / 'cache'}", *extra]
+
+
+@pytest.mark.parametrize(
+    "override, expected",
+    [
+        ("learner.workers=0", r"learner.workers must be null \(one per env\) or a positive integer, got 0"),
+        ("learner.n_envs=two", r"learner.n_envs must be a positive integer, got 'two'"),
+    ],
+)
+def test_bad_collection_settings_are_one_line_errors(tmp_path, override, expected):
+    from robot_cl.cli import check_overrides
+    from robot_cl.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=expected) as err:
+        check_overrides(tiny_sac(tmp_path, override))
+    assert "\n" not in str(err.value)
 
 
 def test_sac_runs_a_curriculum_through_robot_cl(tmp_path):
@@ -499,7 +540,8 @@ def test_ppo_improves_return_through_its_learner():
 
 
 def test_sac_collects_from_several_envs_reproducibly():
-    """learner.n_envs=2: twice the transitions per vector step, the same buffer from the same seed."""
+    """learner.n_envs=2: twice the transitions per vector step, the same buffer from the same seed
+    whatever the worker processes (learner.workers)."""
     from functools import partial
 
     from robot_cl import tasks
@@ -513,18 +555,18 @@ def test_sac_collects_from_several_envs_reproducibly():
         def after_training_task(self, learner, task, data):
             self.seen = data
 
-    def run() -> dict[str, torch.Tensor]:
+    def run(workers: int | None) -> dict[str, torch.Tensor]:
         policy = sac_agent()
         policy.add_task(0)
         keep = Keep()
-        cfg = {**LEARNER_CFG["sac"], "buffer_size": 1000, "n_envs": 2}
+        cfg = {**LEARNER_CFG["sac"], "buffer_size": 1000, "n_envs": 2, "workers": workers}
         learner = make_learner(cfg, policy, [keep], torch.device("cpu"))
         learner.train_task(0, RLTask("press_button", partial(tasks.make_env, "press_button", None, {"max_steps": 10})), 60, seed=3)
         assert learner.env_steps == 60 and learner.total_updates == 60
         return keep.seen[GROUP]
 
-    a, b = run(), run()
-    assert all(torch.equal(a[k], b[k]) for k in a)
+    a, b, c = run(None), run(None), run(1)  # one process per env twice; then one process stepping both
+    assert all(torch.equal(a[k], b[k]) and torch.equal(a[k], c[k]) for k in a)
     assert len(a["obs"]) == 60 and sorted(torch.unique(a["episode"]).tolist()) == list(range(6))  # 10-step episodes, 2 envs
 
 

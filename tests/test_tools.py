@@ -37,3 +37,18 @@ def test_expert_benchmark_table(capsys):
     assert main(["--skills", "press_button", "open_drawer", "--seeds", "2", "--workers", "1"]) == 0
     out = capsys.readouterr().out
     assert "press_button" in out and "2/2" in out
+
+
+def test_rl_speed_benchmark_prints_both_worker_layouts(capsys):
+    from benchmarks.rl_speed import main
+
+    assert main(["--workers", "2", "--envs-per-worker", "2", "--steps", "40", "--primitive-calls", "8", "--updates", "5"]) == 0
+    out = capsys.readouterr().out
+    for line in (
+        "env steps/s  press_button, 2 envs (1 per worker)",
+        "env steps/s  press_button, 4 envs (2 per worker)",
+        "primitive calls/s  press_button, 4 envs (2 per worker)",
+        "SAC updates/s",
+    ):
+        assert line in out, out
+    assert out.count("ratio") == 4

@@ -219,7 +219,9 @@ class RLLearner:
     def make_envs(self, data: RLTask) -> gym.vector.VectorEnv:
         """``learner.n_envs`` copies of the task (in primitive space for a hierarchical agent)."""
         primitive_env = self.policy.cfg.get("primitive_env") if self.policy.primitive_actions else None
-        return vectorise(data.make_env, max(1, int(self.cfg.get("n_envs", 1))), bool(self.cfg.get("asynchronous", True)), primitive_env)
+        cfg = self.cfg
+        n_envs, asynchronous, workers = max(1, int(cfg.get("n_envs", 1))), bool(cfg.get("asynchronous", True)), cfg.get("workers")
+        return vectorise(data.make_env, n_envs, asynchronous, primitive_env, None if workers is None else int(workers))
 
     def start_task(self, task: int, empty: Data) -> None:
         """Fresh optimiser states (``reset_optimizer``), the strategies' extra rows, ``before_training_task``."""
