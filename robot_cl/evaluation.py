@@ -78,6 +78,8 @@ _POLICY: dict[str, Any] = {"key": None, "policy": None}  # the last policy rebui
 def _worker_init(imports: list[str]) -> None:
     import importlib
 
+    import robot_cl.learners  # noqa: F401  (registers every built-in policy, the RL agents' too)
+
     torch.set_num_threads(1)
     for name in imports:  # user modules that register policies
         importlib.import_module(name)

@@ -306,6 +306,18 @@ def test_sac_runs_a_curriculum_through_robot_cl(tmp_path):
     assert ",train," in log and "q_loss" in log and "alpha" in log
 
 
+def test_evaluation_worker_processes_rebuild_rl_agents():
+    """Spawned evaluation workers know the RL agents' policies (registered by robot_cl.learners)."""
+    from robot_cl.evaluation import Evaluator
+
+    policy = sac_agent()
+    policy.add_task(0)
+    with Evaluator(2, skill_configs={"press_button": {"max_steps": 10}}) as ev:
+        assert ev.pool is not None
+        out = ev.episodes(policy, "press_button", 0, [100, 101])
+    assert [r["steps"] for r in out] == [10, 10]
+
+
 def test_primitive_action_env_decodes_actions_and_sums_rewards():
     import robot_cl
     from robot_cl.demos import MAX_PARAMS, PRIMITIVE_NAMES

@@ -1,5 +1,7 @@
-"""Reinforcement learning (issue 6, in progress): SAC with Continual World's architecture; PPO's objective.
+"""Reinforcement learning: ``learner=sac`` (Continual World's SAC) and ``learner=ppo``, for the flat policy
+and in motion-primitive space (``policy=hierarchical``), collecting from ``gymnasium.vector`` envs.
 
-Not wired into ``robot-cl`` yet: :mod:`robot_cl.rl.sac` and :mod:`robot_cl.rl.ppo` are the
-algorithm cores, tested on their own (``tests/test_rl.py``).
+:mod:`robot_cl.rl.sac` and the PPO objective in :mod:`robot_cl.rl.ppo` are the algorithm cores;
+:mod:`robot_cl.rl.agent` and :mod:`robot_cl.rl.ppo` wrap them as robot_cl learners and policies;
+:mod:`robot_cl.rl.vec` vectorises environments; :mod:`robot_cl.rl.primitive_env` is the primitive-space env.
 """
