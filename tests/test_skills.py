@@ -53,6 +53,27 @@ def test_near_is_one_inside_tolerance_and_decays_outside():
     assert near(0.5, 0.02, 0.1) < near(0.2, 0.02, 0.1) < 1.0
 
 
+def test_pick_place_reward_pays_for_carrying_the_cube_clear_of_the_rim():
+    """Held at counter height next to the bowl (dragged) earns less than held at carry height there."""
+    from types import SimpleNamespace
+
+    skill = SKILLS["pick_place_cube_in_bowl"]()
+    bowl = np.array([0.5, 0.1, 0.0])
+
+    def reward(cube, held, tcp_offset=(0.0, 0.0, 0.0)):
+        cube = np.asarray(cube, dtype=float)
+        s = SimpleNamespace(pos={"cube": cube, "bowl": bowl}.__getitem__, tcp=cube + tcp_offset, grasping=lambda _: held)
+        return skill.reward(s)
+
+    at_rest_far = reward([0.45, -0.1, 0.02], held=True)
+    carried_far = reward([0.45, -0.1, 0.12], held=True)
+    dragged_near = reward([0.5, 0.02, 0.02], held=True)  # 8 cm from the centre: against the rim
+    carried_near = reward([0.5, 0.02, 0.12], held=True)
+    over_bowl = reward([0.5, 0.1, 0.12], held=True)
+    assert reward([0.45, -0.1, 0.02], held=False, tcp_offset=(0, 0, 0.3)) < at_rest_far < carried_far
+    assert dragged_near < carried_far < carried_near < over_bowl < reward([0.5, 0.1, 0.02], held=False) == 1.0
+
+
 def _write(tmp_path, name, body):
     path = tmp_path / f"{name}.py"
     path.write_text(textwrap.dedent(body))
