@@ -51,7 +51,7 @@ def scaling(skill: str, workers: int, per_worker: int, steps: int, primitive: bo
     return one, env_steps_per_s(skill, n_envs, workers, steps, primitive=primitive)
 
 
-def sac_updates_per_s(obs_dim: int, act_dim: int, device: str, updates: int) -> float:
+def sac_updates_per_s(obs_dim: int, act_dim: int, device: str, updates: int, batch: int = 128) -> float:
     import torch
 
     from robot_cl.rl.sac import SAC, ReplayBuffer
@@ -63,7 +63,7 @@ def sac_updates_per_s(obs_dim: int, act_dim: int, device: str, updates: int) -> 
     rng = np.random.default_rng(0)
     for _ in range(2_000):
         buf.add(rng.normal(size=obs_dim), rng.uniform(-1, 1, act_dim), rng.normal(), rng.normal(size=obs_dim), False, 0)
-    batches = [buf.sample(128, rng, device) for _ in range(updates + 10)]
+    batches = [buf.sample(batch, rng, device) for _ in range(updates + 10)]
     for b in batches[:10]:
         sac.update(b)
     if device.startswith("cuda"):
@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--envs-per-worker", type=int, default=4, help="envs per worker for the grouped measurement")
     p.add_argument("--steps", type=int, default=4000, help="env steps per measurement (all envs together)")
     p.add_argument("--updates", type=int, default=300)
+    p.add_argument("--batches", type=int, nargs="+", default=[128], help="SAC batch sizes (Continual World: 128)")
     p.add_argument("--primitive-calls", type=int, default=240, help="primitive calls per primitive-space measurement (0: skip)")
     args = p.parse_args(argv)
 
@@ -105,11 +106,13 @@ def main(argv: list[str] | None = None) -> int:
                 f"1 worker {one:.1f}, {args.workers} workers {many:.1f}, ratio {many / one:.2f}",
                 flush=True,
             )
-    cpu = sac_updates_per_s(obs_dim, act_dim, "cpu", args.updates)
-    print(f"SAC updates/s (4x256, batch 128) cpu {cpu:.0f} ({torch.get_num_threads()} threads)")
-    if torch.cuda.is_available():
-        gpu = sac_updates_per_s(obs_dim, act_dim, "cuda", args.updates * 3)
-        print(f"SAC updates/s cuda {gpu:.0f}, ratio gpu/cpu {gpu / cpu:.2f}")
+    for batch in args.batches:
+        cpu = sac_updates_per_s(obs_dim, act_dim, "cpu", args.updates, batch)
+        line = f"SAC updates/s (4x256, batch {batch}) cpu {cpu:.0f} ({torch.get_num_threads()} threads)"
+        if torch.cuda.is_available():
+            gpu = sac_updates_per_s(obs_dim, act_dim, "cuda", args.updates * 3, batch)
+            line += f", cuda {gpu:.0f}, ratio gpu/cpu {gpu / cpu:.2f}"
+        print(line, flush=True)
     return 0
 
 

@@ -51,4 +51,5 @@ def test_rl_speed_benchmark_prints_both_worker_layouts(capsys):
         "SAC updates/s",
     ):
         assert line in out, out
-    assert out.count("ratio") == 4
+    scaling = [ln for ln in out.splitlines() if ln.startswith(("env steps/s", "primitive calls/s"))]
+    assert len(scaling) == 4 and all(float(ln.rsplit("ratio ", 1)[1]) > 0 for ln in scaling)

@@ -234,6 +234,8 @@ class SAC(nn.Module):
     def polyak_update(self) -> None:
         """target <- polyak * target + (1 - polyak) * online."""
         rho = self.cfg.polyak
-        for online, target in ((self.q1, self.q1_target), (self.q2, self.q2_target)):
-            for p, pt in zip(online.parameters(), target.parameters()):
-                pt.mul_(rho).add_(p, alpha=1.0 - rho)
+        online = [*self.q1.parameters(), *self.q2.parameters()]
+        target = [*self.q1_target.parameters(), *self.q2_target.parameters()]
+        # One fused kernel per operation instead of two per tensor (on a GPU, launches dominate at this size).
+        torch._foreach_mul_(target, rho)
+        torch._foreach_add_(target, online, alpha=1.0 - rho)
