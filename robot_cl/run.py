@@ -136,6 +136,8 @@ def resolve_device(name: str) -> torch.device:
 def config_hash(cfg: dict) -> str:
     """Hash of everything that changes results (resume refuses a run dir made with another config)."""
     relevant = {k: v for k, v in cfg.items() if k not in NON_RESULT_KEYS}
+    # How RL environments are spread over processes does not change the transitions (tests/test_rl.py).
+    relevant["learner"] = {k: v for k, v in cfg["learner"].items() if k not in ("asynchronous", "workers")}
     relevant["eval"] = {k: v for k, v in cfg["eval"].items() if k != "video"}
     return hashlib.sha1(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
 

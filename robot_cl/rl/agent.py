@@ -9,7 +9,7 @@ checkpoints, evaluation workers and strategies treat it like the behaviour-cloni
   computed through detached critics so each loss trains only its own network. Regularisers
   (Fisher, path integrals), A-GEM's reference gradients and replay all use this loss, so they
   act on actor and critics together (Continual World regularises both);
-* ``outputs(batch)``: the actor's mean action and the first critic's Q-value (distillation, MAS).
+* ``outputs(batch)``: the actor's mean action and both critics' Q-values (distillation, MAS).
 
 :class:`SACLearner` runs a task cleanrl-style, top to bottom: uniform random actions for the first
 ``start_steps`` environment steps (Continual World explores this way at the start of each task),
@@ -131,7 +131,13 @@ class SACPolicy(Policy):
         b = self._normalised(batch[GROUP])
         x = self.sac.inputs(b["obs"], b["task"])
         action, _ = self.sac.actor(x, b["task"], deterministic=True)
-        return {GROUP: {"action": action, "q": self.sac.q1(x, b["act"], b["task"])}}
+        return {GROUP: {"action": action, "q1": self.sac.q1(x, b["act"], b["task"]), "q2": self.sac.q2(x, b["act"], b["task"])}}
+
+    @torch.no_grad()
+    def sync_targets(self) -> None:
+        """Target critics := online critics (after the online ones were replaced: Progress & Compress)."""
+        self.sac.q1_target.load_state_dict(self.sac.q1.state_dict())
+        self.sac.q2_target.load_state_dict(self.sac.q2.state_dict())
 
 
 register_policy("sac_flat", SACPolicy)

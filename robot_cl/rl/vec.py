@@ -76,9 +76,11 @@ def merge_infos(infos: Sequence[dict], sizes: Sequence[int]) -> dict:
         if any(isinstance(p, dict) for p in parts):
             out[key] = merge_infos([p or {} for p in parts], sizes)
             continue
-        dtype = next(np.asarray(p).dtype for p in parts if p is not None)
-        empty = None if dtype == np.dtype(object) else 0  # what gymnasium leaves in the slots of envs without the key
-        out[key] = np.concatenate([np.full(n, empty, dtype) if p is None else np.asarray(p) for p, n in zip(parts, sizes)])
+        ref = next(np.asarray(p) for p in parts if p is not None)
+        empty = None if ref.dtype == np.dtype(object) else 0  # what gymnasium leaves in the slots of envs without the key
+        out[key] = np.concatenate(
+            [np.full((n, *ref.shape[1:]), empty, ref.dtype) if p is None else np.asarray(p) for p, n in zip(parts, sizes)]
+        )
     return out
 
 
@@ -127,7 +129,11 @@ class GroupedVectorEnv(gym.vector.VectorEnv):
         self.action_space = batch_space(self.single_action_space, self.num_envs)
 
     def _gather(self) -> list[Any]:
-        replies = [pipe.recv() for pipe in self.pipes]
+        try:
+            replies = [pipe.recv() for pipe in self.pipes]
+        except (EOFError, ConnectionResetError) as e:  # a worker process died
+            self.close()
+            raise RuntimeError(f"environment worker failed: its process ended ({type(e).__name__})") from e
         errors = [f"worker {i}: {msg}" for i, (status, msg) in enumerate(replies) if status == "error"]
         if errors:
             self.close()
@@ -140,8 +146,13 @@ class GroupedVectorEnv(gym.vector.VectorEnv):
             seeds = [None if seed is None else int(seed) + i for i in range(self.num_envs)]
         else:
             seeds = list(seed)
+            if len(seeds) != self.num_envs:
+                raise ValueError(f"reset got {len(seeds)} seeds for {self.num_envs} environments")
         for g, pipe in zip(self.groups, self.pipes):
-            pipe.send(("reset", ([seeds[i] for i in g], options)))
+            opts = options
+            if options and "reset_mask" in options:  # each worker gets its own envs' part of the mask
+                opts = {**options, "reset_mask": np.asarray(options["reset_mask"])[g]}
+            pipe.send(("reset", ([seeds[i] for i in g], opts)))
         obs, infos = zip(*self._gather())
         return np.concatenate(obs), merge_infos(infos, [len(g) for g in self.groups])
 
@@ -162,7 +173,13 @@ class GroupedVectorEnv(gym.vector.VectorEnv):
             except (BrokenPipeError, EOFError, OSError):
                 pass
             proc.join(timeout=5)
+            if proc.is_alive():
+                proc.terminate()
             pipe.close()
+
+    def __del__(self) -> None:
+        if not getattr(self, "closed", True):
+            self.close()
 
 
 def make_vec_env(

@@ -31,7 +31,7 @@ from torch import nn
 
 from robot_cl.errors import ConfigError
 from robot_cl.policies import MaskedLinear
-from robot_cl.strategies.base import Data, Params, Plugin, sample, snapshot, tensor_bytes, weighted_distance
+from robot_cl.strategies.base import Data, Params, Plugin, hooked_step, sample, snapshot, tensor_bytes, weighted_distance
 from robot_cl.strategies.regularization import distillation, online_fisher
 
 
@@ -224,13 +224,13 @@ class ProgressCompress(Plugin):
             compress_updates=compress_updates,
         )
         self.active: nn.Module | None = None
-        self.knowledge: dict | None = None  # RL: the knowledge base's state while the learner trains the active column
+        self.knowledge: Params | None = None  # RL: the knowledge base's parameters while the learner trains the active column
         self.anchor: Params | None = None
         self.fisher: Params | None = None
 
     def before_training_task(self, learner, task, data):
         if not learner.needs_demos:  # RL: the learner's environment loop trains the active column (progress)
-            self.knowledge = copy.deepcopy(learner.policy.state_dict())
+            self.knowledge = snapshot(learner)
             return
         # Progress: train the active column on the new skill alone.
         self.active = copy.deepcopy(learner.policy).train()
@@ -264,18 +264,32 @@ class ProgressCompress(Plugin):
         self.active = self.knowledge = None
 
     def compress(self, learner, task: int, data: Data) -> None:
-        """RL: the trained agent becomes the active column; the knowledge base (restored into
-        ``learner.policy``) is distilled from it on the task's transitions under online EWC."""
+        """RL: the trained agent becomes the active column; the knowledge base's parameters are put back
+        into ``learner.policy`` and distilled from it on the task's transitions under online EWC, each
+        step through the strategy hooks. Parameters the distillation does not reach (PPO's exploration
+        log-std, other tasks' heads) keep the agent's trained values; target networks are then
+        re-synchronised with the online ones (the policy's ``sync_targets``, if it has one)."""
         self.active = copy.deepcopy(learner.policy).eval()
-        learner.policy.load_state_dict(self.knowledge)
-        opt = torch.optim.Adam([p for _, p in learner.named_parameters()], lr=self.params["lr"])
+        trained = snapshot(learner)
+        params = dict(learner.named_parameters())
+        with torch.no_grad():
+            for n, v in self.knowledge.items():
+                params[n].copy_(v)
+        learner.reset_optimizers()
         gen = torch.Generator().manual_seed(self.params["seed"] * 1000 + task)
+        reached: set[str] = set()
         learner.policy.train()
         for _ in range(int(self.params["compress_updates"])):
-            loss = self.loss(learner, sample(data, learner.batch_size, gen), None, {})
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
+            hooked_step(learner, sample(data, learner.batch_size, gen))  # the loss hook above makes it distillation
+            reached.update(n for n, p in params.items() if p.grad is not None)
+            for p in learner.plugins:
+                p.after_update(learner)
+        with torch.no_grad():
+            for n, p in params.items():
+                if n not in reached:
+                    p.copy_(trained[n])
+        if hasattr(learner.policy, "sync_targets"):
+            learner.policy.sync_targets()
         learner.policy.eval()
 
 
