@@ -1,6 +1,6 @@
 """RL throughput: environment steps/s with 1 worker vs N workers, and SAC gradient updates/s.
 
-    python benchmarks/rl_speed.py                      # press_button, 2 workers, CPU (and CUDA if present)
+    python benchmarks/rl_speed.py                      # press_button, 2 workers x 16 envs, CPU (and CUDA if present)
     python benchmarks/rl_speed.py --skill open_drawer --workers 4 --envs-per-worker 8 --steps 4000
 
 Env steps/s: random actions through ``robot_cl.rl.vec.vectorise``, all envs stepped in this process
@@ -82,11 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--skill", default="press_button")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 2)
-    p.add_argument("--envs-per-worker", type=int, default=4, help="envs per worker for the grouped measurement")
-    p.add_argument("--steps", type=int, default=4000, help="env steps per measurement (all envs together)")
+    p.add_argument("--envs-per-worker", type=int, default=16, help="envs per worker for the grouped measurement")
+    p.add_argument("--steps", type=int, default=8000, help="env steps per measurement (all envs together)")
     p.add_argument("--updates", type=int, default=300)
     p.add_argument("--batches", type=int, nargs="+", default=[128], help="SAC batch sizes (Continual World: 128)")
-    p.add_argument("--primitive-calls", type=int, default=240, help="primitive calls per primitive-space measurement (0: skip)")
+    p.add_argument("--primitive-calls", type=int, default=480, help="primitive calls per primitive-space measurement (0: skip)")
     args = p.parse_args(argv)
 
     import torch
