@@ -9,8 +9,8 @@ run. Twice: with one env per worker (gymnasium's ``AsyncVectorEnv``: a pipe roun
 step) and with ``--envs-per-worker`` envs per worker (``GroupedVectorEnv``: one round trip per
 worker and step, i.e. ``learner.n_envs=W*k learner.workers=W``). The same for primitive calls
 (``policy=hierarchical``'s steps, each a whole primitive run).
-SAC updates/s: Continual World's networks (4 x 256, batch 128) on the skill's observation size, on
-the CPU and, when CUDA is available, on the GPU (with the GPU/CPU ratio).
+SAC updates/s: Continual World's networks (4 x 256) at each ``--batches`` size (default 128, theirs) on
+the skill's observation size, on the CPU and, when CUDA is available, on the GPU (with the GPU/CPU ratio).
 """
 
 from __future__ import annotations

@@ -225,9 +225,8 @@ class RLLearner:
     def make_envs(self, data: RLTask) -> gym.vector.VectorEnv:
         """``learner.n_envs`` copies of the task (in primitive space for a hierarchical agent)."""
         primitive_env = self.policy.cfg.get("primitive_env") if self.policy.primitive_actions else None
-        cfg = self.cfg
-        n_envs, asynchronous, workers = max(1, int(cfg.get("n_envs", 1))), bool(cfg.get("asynchronous", True)), cfg.get("workers")
-        return vectorise(data.make_env, n_envs, asynchronous, primitive_env, None if workers is None else int(workers))
+        n_envs, asynchronous = max(1, int(self.cfg.get("n_envs", 1))), bool(self.cfg.get("asynchronous", True))
+        return vectorise(data.make_env, n_envs, asynchronous, primitive_env, self.cfg.get("workers"))
 
     def start_task(self, task: int, empty: Data) -> None:
         """Fresh optimiser states (``reset_optimizer``), the strategies' extra rows, ``before_training_task``."""
@@ -258,6 +257,7 @@ class EpisodeStats:
         self.ret, self.success = np.zeros(n_envs), np.zeros(n_envs, bool)
         self.returns: list[float] = []
         self.successes: list[float] = []
+        self.last: dict[str, float] = {}  # the summary, recomputed when an episode ends (not at every step)
 
     def step(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray, info: dict) -> np.ndarray:
         """Account one vector step; returns the episode id of each env's transition."""
@@ -268,13 +268,13 @@ class EpisodeStats:
             self.returns.append(float(self.ret[i]))
             self.successes.append(float(self.success[i]))
             self.ids[i], self.next_id, self.ret[i], self.success[i] = self.next_id, self.next_id + 1, 0.0, False
+        if ended.any():
+            self.last = {"episode_return": float(np.mean(self.returns[-20:])), "episode_success": float(np.mean(self.successes[-20:]))}
         return ids
 
-    def summary(self, last: int = 20) -> dict[str, float]:
-        """Mean return and success of the last ``last`` finished episodes (empty before the first)."""
-        if not self.returns:
-            return {}
-        return {"episode_return": float(np.mean(self.returns[-last:])), "episode_success": float(np.mean(self.successes[-last:]))}
+    def summary(self) -> dict[str, float]:
+        """Mean return and success of the last 20 finished episodes (empty before the first)."""
+        return self.last
 
 
 class SACLearner(RLLearner):

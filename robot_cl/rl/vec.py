@@ -6,7 +6,7 @@
 
 With one process per environment every step of every environment costs a pipe round trip in
 the main process; a household-skill step takes about 0.6 ms, so on two cores that overhead eats
-most of the gain (measured: 1.2x with 2 workers, ``benchmarks/rl_speed.py``). :class:`GroupedVectorEnv`
+most of the gain (measured: 1.1-1.2x with 2 workers, ``benchmarks/rl_speed.py``). :class:`GroupedVectorEnv`
 gives each worker process several environments, stepped there in a ``SyncVectorEnv``: one round
 trip per worker per step (as Sample Factory and EnvPool batch environments per worker). Whatever
 the worker count, sub-env ``i`` sees the same seeds and actions, so the transitions are identical.
@@ -114,6 +114,7 @@ class GroupedVectorEnv(gym.vector.VectorEnv):
     def __init__(self, env_fns: Sequence[Callable[[], gym.Env]], workers: int) -> None:
         self.num_envs = len(env_fns)
         self.groups = [g for g in np.array_split(np.arange(self.num_envs), max(1, workers)) if len(g)]
+        self.sizes = [len(g) for g in self.groups]
         ctx = multiprocessing.get_context("spawn")
         self.pipes, self.processes = [], []
         for g in self.groups:
@@ -154,7 +155,7 @@ class GroupedVectorEnv(gym.vector.VectorEnv):
                 opts = {**options, "reset_mask": np.asarray(options["reset_mask"])[g]}
             pipe.send(("reset", ([seeds[i] for i in g], opts)))
         obs, infos = zip(*self._gather())
-        return np.concatenate(obs), merge_infos(infos, [len(g) for g in self.groups])
+        return np.concatenate(obs), merge_infos(infos, self.sizes)
 
     def step(self, actions):
         actions = np.asarray(actions)
@@ -162,7 +163,7 @@ class GroupedVectorEnv(gym.vector.VectorEnv):
             pipe.send(("step", actions[g]))
         obs, reward, terminated, truncated, infos = zip(*self._gather())
         cat = np.concatenate
-        return cat(obs), cat(reward), cat(terminated), cat(truncated), merge_infos(infos, [len(g) for g in self.groups])
+        return cat(obs), cat(reward), cat(terminated), cat(truncated), merge_infos(infos, self.sizes)
 
     def close_extras(self, **kwargs: Any) -> None:
         for pipe, proc in zip(self.pipes, self.processes):

@@ -17,8 +17,8 @@
   With an RL learner (SAC, PPO) the learner's own environment loop is the progress phase -- it
   trains ``learner.policy``, which starts the task as the knowledge base -- and after the task the
   trained agent becomes the active column: the knowledge base is restored and distilled from it on
-  the task's transitions (``compress_updates`` steps; actor outputs and critic values), as the
-  paper's RL version does with the states the agent visited.
+  the task's transitions (``compress_updates`` steps; the policy's ``outputs``: for SAC the action
+  and both critics' values), as the paper's RL version does with the states the agent visited.
 """
 
 from __future__ import annotations
@@ -270,23 +270,22 @@ class ProgressCompress(Plugin):
         log-std, other tasks' heads) keep the agent's trained values; target networks are then
         re-synchronised with the online ones (the policy's ``sync_targets``, if it has one)."""
         self.active = copy.deepcopy(learner.policy).eval()
-        trained = snapshot(learner)
+        trained = dict(self.active.named_parameters())
         params = dict(learner.named_parameters())
         with torch.no_grad():
             for n, v in self.knowledge.items():
                 params[n].copy_(v)
         learner.reset_optimizers()
+        learner.optimizer.zero_grad(set_to_none=True)  # no gradients left from the RL loop
         gen = torch.Generator().manual_seed(self.params["seed"] * 1000 + task)
-        reached: set[str] = set()
         learner.policy.train()
         for _ in range(int(self.params["compress_updates"])):
             hooked_step(learner, sample(data, learner.batch_size, gen))  # the loss hook above makes it distillation
-            reached.update(n for n, p in params.items() if p.grad is not None)
             for p in learner.plugins:
                 p.after_update(learner)
-        with torch.no_grad():
+        with torch.no_grad():  # the last step's gradients say what the distillation reaches
             for n, p in params.items():
-                if n not in reached:
+                if p.grad is None:
                     p.copy_(trained[n])
         if hasattr(learner.policy, "sync_targets"):
             learner.policy.sync_targets()
