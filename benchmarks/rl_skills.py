@@ -56,13 +56,20 @@ def run_pair(skill: str, policy_name: str, minutes: float, eval_every: float, ep
     def evaluate(step: int) -> None:
         was = policy.training
         policy.eval()
-        success = float(np.mean([rollout(env, policy, 0, s, stop_on_success=True)["success"] for s in seeds]))
+        outs = [rollout(env, policy, 0, s, stop_on_success=True) for s in seeds]
+        success = float(np.mean([o["success"] for o in outs]))
         policy.train(was)
         ret, train = state["info"].get("episode_return", float("nan")), state["info"].get("episode_success", float("nan"))
-        curve.append({"cpu_minutes": state["cpu"] / 60, "steps": step, "success": success, "episode_return": ret, "train_success": train})
+        point = {"cpu_minutes": state["cpu"] / 60, "steps": step, "success": success, "episode_return": ret, "train_success": train}
+        point["eval_return"] = float(np.mean([o["return"] for o in outs]))
+        calls = outs[0].get("calls")  # the deterministic policy's primitive calls in the first evaluation episode
+        if calls is not None:
+            point["calls"] = calls
+        curve.append(point)
         print(
             f"  {skill} {policy_name}: {state['cpu'] / 60:5.1f} CPU-min  {step:7d} steps  success {success:.2f}"
-            f"  (training episodes: success {train:.2f}, return {ret:.1f})",
+            f" return {point['eval_return']:.1f}  (training episodes: success {train:.2f}, return {ret:.1f})"
+            + (f"  calls: {' '.join(calls)}" if calls is not None else ""),
             flush=True,
         )
 

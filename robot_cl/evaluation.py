@@ -58,16 +58,20 @@ def rollout(
             if result.steps == 0:  # a no-op decision: let time pass so the episode still ends
                 runner.run(Hold(1))
         return {"success": runner.trace.success, "steps": len(runner.trace.actions), "decisions": decisions}
-    success, steps, decisions, done = False, 0, 0, False
+    success, steps, decisions, done, ret, calls = False, 0, 0, False, 0.0, []
     while not done:
-        obs, _, terminated, truncated, info = env.step(policy.act(obs, task))
+        obs, reward, terminated, truncated, info = env.step(policy.act(obs, task))
         if not primitive_actions:
             grab()  # (the primitive env grabs at every control step itself)
+        else:
+            calls.append(info["primitive"])
         success |= bool(info.get("success", False))
         steps += int(info.get("steps", 1))
+        ret += float(reward)
         decisions += 1
         done = terminated or truncated or (stop_on_success and success)
-    return {"success": success, "steps": steps, "decisions": decisions}
+    out = {"success": success, "steps": steps, "decisions": decisions, "return": ret}
+    return {**out, "calls": calls} if primitive_actions else out
 
 
 # -- worker side -----------------------------------------------------------------------------------

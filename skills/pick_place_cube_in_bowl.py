@@ -35,7 +35,7 @@ class PickPlaceCubeInBowl(Skill):
     def reward(self, s):
         cube, bowl = s.pos("cube"), s.pos("bowl")
         apart = float(np.linalg.norm(cube[:2] - bowl[:2]))
-        reach = near(np.linalg.norm(s.tcp - cube), 0.012, 0.05)
+        reach = near(np.linalg.norm(s.tcp - cube), 0.012, 0.1)
         held = 1.0 if s.grasping("cube") or self.in_bowl(s) else 0.0
         # Carried clear of the rim until over the bowl (robosuite's pick-place reward has a lift stage too):
         # without it, dragging the cube along the counter into the rim earns most of the reward and is a

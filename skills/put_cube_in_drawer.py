@@ -43,7 +43,7 @@ class PutCubeInDrawer(Skill):
         opened = s.joint("drawer_slide") / self.cfg["open_at"]
         reach_handle = near(np.linalg.norm(s.tcp - s.pos("drawer_handle")), 0.015, 0.1)
         cube = s.pos("cube")
-        held = 1.0 if s.grasping("cube") or self.in_drawer(s) else near(np.linalg.norm(s.tcp - cube), 0.012, 0.05) * 0.5
+        held = 1.0 if s.grasping("cube") or self.in_drawer(s) else near(np.linalg.norm(s.tcp - cube), 0.012, 0.1) * 0.5
         over = near(np.linalg.norm(cube[:2] - self.drop_point(s)[:2]), 0.02, 0.1)
         first = reach_handle if opened < 1.0 else 1.0
         return staged(first, opened, held, over, float(self.in_drawer(s)), float(not s.grasping("cube")))

@@ -35,7 +35,7 @@ class PutMugOnShelf(Skill):
 
     def reward(self, s):
         mug, spot = s.pos("mug"), s.pos("shelf_surface")
-        reach = near(np.linalg.norm(s.tcp - mug - [0, 0, GRIP_ABOVE_CENTRE]), 0.012, 0.05)
+        reach = near(np.linalg.norm(s.tcp - mug - [0, 0, GRIP_ABOVE_CENTRE]), 0.012, 0.1)
         held = 1.0 if s.grasping("mug") or self.on_shelf(s) else 0.0
         over = near(np.linalg.norm(mug[:2] - spot[:2]), 0.02, 0.15)
         return staged(reach, held, over, float(self.on_shelf(s)), float(not s.grasping("mug")))

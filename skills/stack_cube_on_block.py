@@ -36,7 +36,7 @@ class StackCubeOnBlock(Skill):
 
     def reward(self, s):
         cube, block = s.pos("cube"), s.pos("block")
-        reach = near(np.linalg.norm(s.tcp - cube), 0.012, 0.05)
+        reach = near(np.linalg.norm(s.tcp - cube), 0.012, 0.1)
         held = 1.0 if s.grasping("cube") or self.on_block(s) else 0.0
         over = near(np.linalg.norm(cube[:2] - block[:2]), 0.01, 0.1)
         return staged(reach, held, over, float(self.on_block(s)), float(not s.grasping("cube")))

@@ -24,6 +24,7 @@ from robot_cl.primitives import (
     EEState,
     Grasp,
     Lift,
+    Pick,
     Press,
     Primitive,
     PrimitiveResult,
@@ -589,6 +590,35 @@ def test_pick_returns_false_without_the_final_lift_when_grasping_fails():
     assert trace.calls[-1].params == (0.08,)  # the retreat, not Lift(0.1)
 
 
+def test_pick_primitive_grasps_and_lifts_in_one_call_like_the_pick_program():
+    obj = (0.05, 0.05, 0.05)
+    runner, env, ee = make_runner(pos=(0.0, 0.0, 0.2), opening=0.0, object_width=0.3, object_pos=obj)
+    res = runner.run(Pick(*obj, 0.4))
+    assert len(runner.trace.calls) == 1 and res.name == "pick" and res.achieved
+    grips = call_actions(runner, 0)[:, 4]
+    # Opens first (the gripper started closed), closes on the object, keeps it closed for the lift.
+    assert grips[0] == OPEN and grips[-1] == CLOSED
+    assert np.all(np.diff(grips) >= 0)  # one open -> closed switch, never back
+    assert env.holding and env.opening == pytest.approx(0.3)
+    assert env.object_pos == pytest.approx([0.05, 0.05, 0.05 + Pick.lift], abs=ee.pos_tolerance)
+    assert env.yaw == pytest.approx(0.4, abs=ee.yaw_tolerance)
+    # It came down from above: at no step below the object before closing, and once above the approach height.
+    xyz = np.array(runner.trace.obs)[:, :3]
+    assert xyz[:, 2].min() >= obj[2] - ee.pos_tolerance
+    assert np.any(np.linalg.norm(xyz - [0.05, 0.05, 0.05 + Pick.approach], axis=1) <= ee.pos_tolerance)
+    assert runner.grip == CLOSED  # the held object stays held for the next primitive
+    assert make_primitive("pick", [0.1, 0.2, 0.3, 0.4, 9.9]).params == (0.1, 0.2, 0.3, 0.4)
+
+
+def test_pick_primitive_not_achieved_on_nothing_and_stops_within_its_budget():
+    runner, env, _ = make_runner(pos=(0.0, 0.0, 0.2))
+    prim = Pick(0.05, 0.0, 0.05, 0.0)
+    res = runner.run(prim)
+    assert not res.achieved and env.opening == pytest.approx(0.0)
+    assert res.steps < prim.max_steps == sum(PRIMITIVES[n].budget for n in ("release", "reach", "reach", "grasp", "lift"))
+    assert env.pos == pytest.approx([0.05, 0.0, 0.05 + Pick.lift], abs=0.005)
+
+
 @pytest.mark.parametrize("period", [math.pi, math.pi / 2, 2 * math.pi])
 def test_grip_yaw_range_and_equivalence(period):
     for yaw in np.linspace(-3 * math.pi, 3 * math.pi, 97).tolist() + [period / 2, -period / 2, 0.0, 5 * period / 2]:
@@ -603,7 +633,7 @@ def test_grip_yaw_range_and_equivalence(period):
 
 # -- 11: registry ----------------------------------------------------------------------------------
 def test_make_primitive_by_name():
-    assert set(PRIMITIVES) == {"reach", "grasp", "release", "lift", "push", "pull", "rotate", "press"}
+    assert set(PRIMITIVES) == {"reach", "grasp", "release", "lift", "push", "pull", "rotate", "press", "pick"}
     prim = make_primitive("reach", [0.1, 0.2, 0.3, 0.4, 9.0, 9.0])
     assert type(prim) is Reach and prim.params == (0.1, 0.2, 0.3, 0.4)
     assert type(make_primitive("grasp", np.array([1.0, 2.0]))) is Grasp

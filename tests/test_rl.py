@@ -348,6 +348,79 @@ def test_primitive_action_env_decodes_actions_and_sums_rewards():
         assert not terminated and truncated == (call == 2)  # max_calls primitive calls per episode
 
 
+def test_rollout_of_a_primitive_space_agent_reports_its_calls_and_return():
+    from policy_fixtures import HIER, make_policy
+
+    import robot_cl
+    from robot_cl.demos import PRIMITIVE_NAMES
+    from robot_cl.evaluation import rollout
+    from robot_cl.learners import LEARNERS
+
+    lcfg = {"hidden": [32, 32], "gamma": 0.99, "polyak": 0.995, "init_alpha": 1.0, "target_entropy": None}
+    lcfg["primitive_env"] = {"max_calls": 3, "max_displacement": 0.2, "max_depth": 0.1, "hold_to_end": True}
+    policy = make_policy(LEARNERS["sac"].policy_config(HIER, lcfg), 1)
+    assert policy.primitive_actions
+    env = robot_cl.make("press_button", skill_config={"max_steps": 40})
+    out = rollout(env, policy, 0, seed=0)
+    assert len(out["calls"]) == out["decisions"] == 3 and set(out["calls"]) <= set(PRIMITIVE_NAMES)
+    assert out["steps"] == 40  # held to the time limit after the third call
+    assert 0.0 <= out["return"] <= 40.0
+
+
+@pytest.mark.parametrize("hold_to_end", [True, False])
+def test_primitive_action_env_holds_until_the_time_limit_after_the_last_call(hold_to_end):
+    import robot_cl
+    from robot_cl.demos import PRIMITIVE_NAMES
+    from robot_cl.rl.primitive_env import ACTION_DIM, PrimitiveActionEnv
+
+    env = PrimitiveActionEnv(robot_cl.make("press_button", skill_config={"max_steps": 60}), max_calls=2, hold_to_end=hold_to_end)
+    noop = np.zeros(ACTION_DIM, np.float32)
+    noop[PRIMITIVE_NAMES.index("release")] = 1.0  # the gripper is open already: a one-step call
+    env.reset(seed=0)
+    _, _, _, truncated, info = env.step(noop)
+    assert not truncated and info["steps"] == 1
+    _, reward, _, truncated, info = env.step(noop)
+    assert truncated
+    steps = len(env.runner.trace.rewards)
+    assert steps == (60 if hold_to_end else 2) and info["steps"] == steps - 1  # the tail counts to the last call
+    assert np.isclose(reward, sum(env.runner.trace.rewards[1:]))
+
+
+def test_three_primitive_space_actions_solve_pick_and_place():
+    """pick(cube) -> reach(over the bowl) -> release: the pick primitive makes a pick-and-place three calls."""
+    import robot_cl
+    from robot_cl.demos import MAX_PARAMS, PRIMITIVE_NAMES
+    from robot_cl.rl.primitive_env import ACTION_DIM, PrimitiveActionEnv
+
+    env = PrimitiveActionEnv(robot_cl.make("pick_place_cube_in_bowl"), max_calls=4)
+    lo, hi = env.low, env.high
+
+    def act(name: str, xyz=None, yaw: float = 0.0, raw=()) -> np.ndarray:
+        a, k = np.zeros(ACTION_DIM, np.float32), PRIMITIVE_NAMES.index(name)
+        a[k] = 1.0
+        if xyz is not None:  # inverse of decode(): workspace box -> [-1, 1]
+            raw = [*(2.0 * (np.asarray(xyz) - lo) / (hi - lo) - 1.0), yaw / np.pi]
+        a[len(PRIMITIVE_NAMES) + k * MAX_PARAMS :][: len(raw)] = raw
+        return a
+
+    scene = env.env.unwrapped.scene
+    for seed in (0, 1):
+        env.reset(seed=seed)
+        cube, bowl = scene.pos("cube"), scene.pos("bowl")
+        _, r_pick, *_, info = env.step(act("pick", cube))
+        assert info["primitive"] == "pick" and scene.grasping("cube") and scene.pos("cube")[2] > 0.08
+        _, r_carry, *_, info = env.step(act("reach", [bowl[0], bowl[1], 0.14]))
+        assert not info["success"] and r_carry / info["steps"] > r_pick / 55  # carrying it over the bowl pays more per step
+        _, _, _, _, info = env.step(act("release"))
+        if not info["success"]:  # the cube may still be falling: move away while it lands
+            _, _, _, _, info = env.step(act("lift", raw=[0.5]))  # up 0.1 m
+        assert info["success"], seed
+    # Missing the cube by a wide margin grasps nothing.
+    env.reset(seed=0)
+    env.step(act("pick", scene.pos("cube") + [0.06, 0.0, 0.0]))
+    assert not scene.grasping("cube")
+
+
 def test_hierarchical_sac_runs_a_curriculum_in_primitive_space(tmp_path):
     from robot_cl.cli import check_overrides
     from robot_cl.run import train

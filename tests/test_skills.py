@@ -188,3 +188,32 @@ def test_open_and_close_pairs_share_entities_but_differ_in_goal():
     c, _ = close_env.reset(seed=0)
     assert open_env.unwrapped.skill.observe == close_env.unwrapped.skill.observe
     assert o[28] > 0.1 and c[28] == 0.0  # goal scalar: open to 12 cm vs closed
+
+
+def test_press_button_reward_pays_for_coming_down_onto_the_button():
+    """Hovering over the button pays less than touching its top, which pays less than pressing it."""
+    import robot_cl
+
+    env = robot_cl.make("press_button")
+    env.reset(seed=0)
+    u = env.unwrapped
+    skill, scene = u.skill, u.scene
+    top = scene.pos("button_top").copy()
+
+    class At:  # the scene as the reward sees it, with the tool centre point moved
+        def __init__(self, tcp, press=0.0):
+            self.tcp, self._press = np.asarray(tcp, float), press
+
+        def pos(self, name):
+            return scene.pos(name)
+
+        def joint(self, name):
+            return -self._press
+
+    tip = skill.cfg["tip_offset"]
+    high = skill.reward(At(top + [0, 0, 0.2]))
+    touching = skill.reward(At(top + [0, 0, tip]))
+    pressing = skill.reward(At(top + [0, 0, tip - 0.006], press=0.006))
+    aside = skill.reward(At(top + [0.1, 0, tip]))
+    assert aside < high < touching < pressing < 1.0
+    assert touching == 2 / 3 and pressing == 2.5 / 3

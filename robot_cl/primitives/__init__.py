@@ -15,7 +15,7 @@ from robot_cl.primitives.core import (
     register_primitive,
     wrap_angle,
 )
-from robot_cl.primitives.library import CLOSED, OPEN, Grasp, Hold, Lift, Press, Pull, Push, Reach, Release, Rotate
+from robot_cl.primitives.library import CLOSED, OPEN, Grasp, Hold, Lift, Pick, Press, Pull, Push, Reach, Release, Rotate
 from robot_cl.primitives.runner import PrimitiveRunner, Program, Trace
 
 __all__ = [
@@ -28,6 +28,7 @@ __all__ = [
     "Grasp",
     "Hold",
     "Lift",
+    "Pick",
     "Press",
     "Primitive",
     "PrimitiveResult",

@@ -1,8 +1,11 @@
-"""The motion-primitive library: reach, grasp, release, lift, push, pull, rotate, press.
+"""The motion-primitive library: reach, grasp, release, lift, push, pull, rotate, press, pick.
 
 Parameters are absolute world coordinates for positions (``Reach``, ``Press``) and displacements
 relative to where the primitive starts for motions (``Lift``, ``Push``, ``Pull``, ``Rotate``),
 as in RAPS (Dalal et al., 2021). All of them run closed loop on the measured end-effector state.
+``Pick`` chains several of them into one call, as MAPLE's parameterised grasping primitive does
+(Nasiriany et al., 2022): for a policy that acts in primitive space it turns "open, come down on
+the object, close, lift" from four decisions into one.
 """
 
 from __future__ import annotations
@@ -205,6 +208,71 @@ class Release(_Gripper):
 
     def achieved(self, s: EEState) -> bool:
         return s.opening >= 0.9
+
+
+class _Sequence(Primitive):
+    """A primitive made of other primitives, run one after another within one call.
+
+    Subclasses implement :meth:`parts` (the children, built from ``self.params`` and the start
+    state); each child starts where the previous one stopped, with the gripper command it left.
+    """
+
+    def parts(self, s: EEState) -> list[Primitive]:
+        raise NotImplementedError
+
+    def start(self, ee, s, held_grip):
+        super().start(ee, s, held_grip)
+        self._parts = self.parts(s)
+        self.max_steps = sum(p.max_steps for p in self._parts)
+        self._index = 0
+        self._parts[0].start(ee, s, held_grip)
+        self.held_grip = self._last_grip = self._parts[0].held_grip
+
+    @property
+    def current(self) -> Primitive:
+        return self._parts[self._index]
+
+    def _advance(self, s: EEState) -> None:
+        # Move past every finished child (one may finish at once, e.g. opening an open gripper).
+        while self._index + 1 < len(self._parts) and self.current.finished(s):
+            if self.current.steps == 0:  # it never commanded: its own grip is the one in force
+                self._last_grip = self.current.held_grip
+            self._index += 1
+            self.current.start(self.ee, s, self._last_grip)
+
+    def command(self, s: EEState) -> Command:
+        self.steps += 1
+        self._advance(s)
+        cmd = self.current.command(s)
+        self._last_grip = cmd.grip
+        return cmd
+
+    def finished(self, s: EEState) -> bool:
+        self._advance(s)
+        return (self._index == len(self._parts) - 1 and self.current.finished(s)) or self.steps >= self.max_steps
+
+    def achieved(self, s: EEState) -> bool:
+        return self._index == len(self._parts) - 1 and self.current.achieved(s)
+
+
+@register_primitive
+class Pick(_Sequence):
+    """Grasp at ``(x, y, z)`` with gripper yaw ``yaw`` and lift: open, come down from ``approach`` above, close, lift by ``lift``.
+
+    Achieved if the gripper still holds something after the lift.
+    """
+
+    name = "pick"
+    param_names = ("x", "y", "z", "yaw")
+    approach = 0.08  # m: hover height above the grasp point
+    lift = 0.1  # m: raised this much after closing (clear of the counter and of low rims)
+
+    def parts(self, s: EEState) -> list[Primitive]:
+        x, y, z, yaw = self.params
+        return [Release(), Reach(x, y, z + self.approach, yaw), Reach(x, y, z, yaw), Grasp(), Lift(self.lift)]
+
+    def achieved(self, s: EEState) -> bool:
+        return self._index == len(self._parts) - 1 and s.opening > Grasp.min_opening
 
 
 class Hold(Primitive):

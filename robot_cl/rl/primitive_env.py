@@ -8,8 +8,14 @@ absolute positions into the arm's workspace box, displacements into ``±max_disp
 press depths into ``[0, max_depth]``, angles into ``±pi``. The reward is the task's dense reward
 summed over the primitive's control steps; ``info["success"]`` says whether the task's success
 held at any of them. An episode ends when the task's own episode ends or after ``max_calls``
-primitive calls. A continuous RL algorithm (``learner=sac``) then learns the behaviour level
-directly, the primitives' closed-loop controllers doing the low level.
+primitive calls; with ``hold_to_end`` (the default) the arm then holds still until the task's time
+limit, and that tail's reward and success count to the last call. An episode then always lasts the
+task's time limit, as a flat agent's does, and what the last state is worth is paid for the time
+left: a cube released over a bowl lands in it during the tail, a pressed button stays pressed.
+Without it, a policy that keeps carrying the cube earned more than one that dropped it in, because
+the few no-op steps after a release could not pay for the landing (docs/results.md). A continuous
+RL algorithm (``learner=sac``) then learns the behaviour level directly, the primitives'
+closed-loop controllers doing the low level.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from robot_cl.primitives import PRIMITIVES, Hold, Primitive, PrimitiveRunner, ma
 
 N_PRIMS = len(PRIMITIVE_NAMES)
 ACTION_DIM = N_PRIMS * (1 + MAX_PARAMS)
+TAIL_CAP = 10_000  # control steps of the hold after the last call, for a task with no time limit of its own
 
 
 def primitive_action_dim() -> int:
@@ -42,12 +49,14 @@ class PrimitiveActionEnv(gym.Env):
         max_calls: int = 8,
         max_displacement: float = 0.2,
         max_depth: float = 0.1,
+        hold_to_end: bool = True,
         on_step: Callable | None = None,
     ) -> None:
         from robot_cl import tasks
 
         self.env, self.ee = env, tasks.end_effector(env)
         self.max_calls, self.max_displacement, self.max_depth = int(max_calls), float(max_displacement), float(max_depth)
+        self.hold_to_end = bool(hold_to_end)
         self.low = np.asarray(self.ee.workspace_low, dtype=float)
         self.high = np.asarray(self.ee.workspace_high, dtype=float)
         self.on_step = on_step
@@ -90,6 +99,8 @@ class PrimitiveActionEnv(gym.Env):
         if runner.run(prim).steps == 0:  # finished at once (e.g. opening an open gripper): let time pass
             runner.run(Hold(1))
         self.calls += 1
+        if self.hold_to_end and self.calls >= self.max_calls and not runner.done:
+            runner.run(Hold(TAIL_CAP))  # until the task's time limit ends the episode
         rewards, successes = runner.trace.rewards[start:], runner.trace.successes[start:]
         info = {"success": any(successes), "primitive": prim.name, "steps": len(rewards)}
         truncated = runner.done or self.calls >= self.max_calls
