@@ -16,7 +16,6 @@ class PressButton(Skill):
         "max_steps": 100,
         "init": {},  # the button housing moves with the per-episode fixture jitter
         "pressed_depth": 0.012,  # m of the button's 18 mm travel
-        "tip_offset": 0.009,  # m the closed fingertips reach below the tool centre point (reward only)
     }
 
     def goal(self, s):
@@ -31,7 +30,8 @@ class PressButton(Skill):
         # Fingertips down on the button's top (one-sided: pressing takes them lower). Without this
         # stage, hovering over the button at any height paid as much as touching it, and RL agents
         # stalled there (docs/results.md).
-        down = near(max(0.0, s.tcp[2] - self.cfg["tip_offset"] - top[2]), 0.01, 0.05)
+        tip = s.cfg["primitives"]["tip_offset"]  # the arm's: how far the fingertips reach below the tcp
+        down = near(max(0.0, s.tcp[2] - tip - top[2]), 0.01, 0.05)
         return staged(over, down, -s.joint("button_press") / self.cfg["pressed_depth"])
 
     def expert(self, s):

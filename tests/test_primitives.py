@@ -590,7 +590,7 @@ def test_pick_returns_false_without_the_final_lift_when_grasping_fails():
     assert trace.calls[-1].params == (0.08,)  # the retreat, not Lift(0.1)
 
 
-def test_pick_primitive_grasps_and_lifts_in_one_call_like_the_pick_program():
+def test_pick_primitive_opens_comes_down_grasps_and_lifts_in_one_call():
     obj = (0.05, 0.05, 0.05)
     runner, env, ee = make_runner(pos=(0.0, 0.0, 0.2), opening=0.0, object_width=0.3, object_pos=obj)
     res = runner.run(Pick(*obj, 0.4))

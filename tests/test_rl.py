@@ -339,6 +339,8 @@ def test_primitive_action_env_decodes_actions_and_sums_rewards():
     b = np.zeros(ACTION_DIM, np.float32)
     b[j], b[len(PRIMITIVE_NAMES) + j * MAX_PARAMS] = 1.0, -0.5
     assert env.decode(b).name == "lift" and np.isclose(env.decode(b).params[0], -0.1)  # 0.2 m displacement range
+    for name, values in [("reach", [0.4, -0.1, 0.3, -1.0]), ("press", [0.5, 0.2, 0.05, 0.03]), ("pull", [0.1, -0.05, 0.0]), ("grasp", [])]:
+        assert np.allclose(env.decode(env.encode(name, values)).params, values)  # encode inverts decode
 
     env.reset(seed=0)
     for call in range(3):
@@ -389,35 +391,26 @@ def test_primitive_action_env_holds_until_the_time_limit_after_the_last_call(hol
 def test_three_primitive_space_actions_solve_pick_and_place():
     """pick(cube) -> reach(over the bowl) -> release: the pick primitive makes a pick-and-place three calls."""
     import robot_cl
-    from robot_cl.demos import MAX_PARAMS, PRIMITIVE_NAMES
-    from robot_cl.rl.primitive_env import ACTION_DIM, PrimitiveActionEnv
+    from robot_cl.rl.primitive_env import PrimitiveActionEnv
 
     env = PrimitiveActionEnv(robot_cl.make("pick_place_cube_in_bowl"), max_calls=4)
-    lo, hi = env.low, env.high
-
-    def act(name: str, xyz=None, yaw: float = 0.0, raw=()) -> np.ndarray:
-        a, k = np.zeros(ACTION_DIM, np.float32), PRIMITIVE_NAMES.index(name)
-        a[k] = 1.0
-        if xyz is not None:  # inverse of decode(): workspace box -> [-1, 1]
-            raw = [*(2.0 * (np.asarray(xyz) - lo) / (hi - lo) - 1.0), yaw / np.pi]
-        a[len(PRIMITIVE_NAMES) + k * MAX_PARAMS :][: len(raw)] = raw
-        return a
+    act = env.encode
 
     scene = env.env.unwrapped.scene
     for seed in (0, 1):
         env.reset(seed=seed)
         cube, bowl = scene.pos("cube"), scene.pos("bowl")
-        _, r_pick, *_, info = env.step(act("pick", cube))
+        _, r_pick, *_, info = env.step(act("pick", [*cube, 0.0]))
         assert info["primitive"] == "pick" and scene.grasping("cube") and scene.pos("cube")[2] > 0.08
-        _, r_carry, *_, info = env.step(act("reach", [bowl[0], bowl[1], 0.14]))
+        _, r_carry, *_, info = env.step(act("reach", [bowl[0], bowl[1], 0.14, 0.0]))
         assert not info["success"] and r_carry / info["steps"] > r_pick / 55  # carrying it over the bowl pays more per step
         _, _, _, _, info = env.step(act("release"))
         if not info["success"]:  # the cube may still be falling: move away while it lands
-            _, _, _, _, info = env.step(act("lift", raw=[0.5]))  # up 0.1 m
+            _, _, _, _, info = env.step(act("lift", [0.1]))
         assert info["success"], seed
     # Missing the cube by a wide margin grasps nothing.
     env.reset(seed=0)
-    env.step(act("pick", scene.pos("cube") + [0.06, 0.0, 0.0]))
+    env.step(act("pick", [*(scene.pos("cube") + [0.06, 0.0, 0.0]), 0.0]))
     assert not scene.grasping("cube")
 
 

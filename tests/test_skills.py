@@ -201,6 +201,8 @@ def test_press_button_reward_pays_for_coming_down_onto_the_button():
     top = scene.pos("button_top").copy()
 
     class At:  # the scene as the reward sees it, with the tool centre point moved
+        cfg = scene.cfg
+
         def __init__(self, tcp, press=0.0):
             self.tcp, self._press = np.asarray(tcp, float), press
 
@@ -210,7 +212,7 @@ def test_press_button_reward_pays_for_coming_down_onto_the_button():
         def joint(self, name):
             return -self._press
 
-    tip = skill.cfg["tip_offset"]
+    tip = scene.cfg["primitives"]["tip_offset"]
     high = skill.reward(At(top + [0, 0, 0.2]))
     touching = skill.reward(At(top + [0, 0, tip]))
     pressing = skill.reward(At(top + [0, 0, tip - 0.006], press=0.006))

@@ -53,3 +53,19 @@ def test_rl_speed_benchmark_prints_both_worker_layouts(capsys):
         assert line in out, out
     scaling = [ln for ln in out.splitlines() if ln.startswith(("env steps/s", "primitive calls/s"))]
     assert len(scaling) == 4 and all(float(ln.rsplit("ratio ", 1)[1]) > 0 for ln in scaling)
+
+
+def test_primitive_plans_benchmark_ranks_succeeding_above_carrying(capsys):
+    from benchmarks.primitive_plans import main
+
+    assert main(["--plan-seeds", "1", "--carry-heights", "0.14", "--tolerance-seeds", "1", "--return-seeds", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "plan pick -> reach(bowl, z 0.14) -> release: success on 1 of 1 seeds" in out, out
+    assert "pick exact, yaw 0: grasped and lifted on 1 of 1 seeds" in out, out
+
+    def ret(hold: bool, plan: str) -> float:
+        line = next(ln for ln in out.splitlines() if ln.startswith(f"hold_to_end={hold!s:5}  {plan} "))
+        return float(line.split("returns ")[1].split()[0])
+
+    assert ret(True, "pick, carry, release") > ret(True, "pick, keep carrying") > ret(True, "pick, hold")
+    assert ret(False, "pick, carry, release") < ret(False, "pick, keep carrying")  # the defect hold_to_end removes

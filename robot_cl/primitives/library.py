@@ -241,8 +241,8 @@ class _Sequence(Primitive):
             self.current.start(self.ee, s, self._last_grip)
 
     def command(self, s: EEState) -> Command:
+        # The runner asks finished(s) first, which has already moved on to the child in force.
         self.steps += 1
-        self._advance(s)
         cmd = self.current.command(s)
         self._last_grip = cmd.grip
         return cmd

@@ -65,26 +65,37 @@ class PrimitiveActionEnv(gym.Env):
         self.runner: PrimitiveRunner | None = None
         self.calls = 0
 
+    def param_range(self, param: str) -> tuple[float, float]:
+        """Physical range a primitive parameter's action value in ``[-1, 1]`` maps onto (affinely)."""
+        axis = {"x": 0, "y": 1, "z": 2}
+        if param in axis:  # absolute position: the workspace box
+            return float(self.low[axis[param]]), float(self.high[axis[param]])
+        if param == "depth":
+            return 0.0, self.max_depth
+        if param in ("yaw", "angle"):
+            return -np.pi, np.pi
+        return -self.max_displacement, self.max_displacement  # dx, dy, dz, height: displacements
+
     def decode(self, action: np.ndarray) -> Primitive:
         """The primitive an action selects, with its parameters in physical units."""
         a = np.clip(np.asarray(action, dtype=float).reshape(-1), -1.0, 1.0)
         k = int(np.argmax(a[:N_PRIMS]))
         name = PRIMITIVE_NAMES[k]
         raw = a[N_PRIMS + k * MAX_PARAMS : N_PRIMS + (k + 1) * MAX_PARAMS]
-        axis = {"x": 0, "y": 1, "z": 2}
         values = []
-        for j, p in enumerate(PRIMITIVES[name].param_names):
-            v = raw[j]
-            if p in axis:  # absolute position: the workspace box
-                i = axis[p]
-                values.append(self.low[i] + (v + 1.0) * 0.5 * (self.high[i] - self.low[i]))
-            elif p == "depth":
-                values.append((v + 1.0) * 0.5 * self.max_depth)
-            elif p in ("yaw", "angle"):
-                values.append(v * np.pi)
-            else:  # dx, dy, dz, height: displacements
-                values.append(v * self.max_displacement)
+        for v, p in zip(raw, PRIMITIVES[name].param_names):
+            lo, hi = self.param_range(p)
+            values.append(lo + (v + 1.0) * 0.5 * (hi - lo))
         return make_primitive(name, values)
+
+    def encode(self, name: str, values=()) -> np.ndarray:
+        """The action that :meth:`decode` turns into primitive ``name`` with ``values`` (scripted plans, tests)."""
+        a, k = np.zeros(ACTION_DIM, np.float32), PRIMITIVE_NAMES.index(name)
+        a[k] = 1.0
+        for j, (v, p) in enumerate(zip(values, PRIMITIVES[name].param_names)):
+            lo, hi = self.param_range(p)
+            a[N_PRIMS + k * MAX_PARAMS + j] = 2.0 * (float(v) - lo) / (hi - lo) - 1.0
+        return a
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
