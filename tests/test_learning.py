@@ -33,6 +33,21 @@ def test_demonstrations_are_recorded_at_both_levels(demo_sets):
     assert names[:5] == ["release", "reach", "reach", "grasp", "pull"]
 
 
+def test_an_expert_calling_a_composite_primitive_gets_a_one_line_error():
+    from robot_cl.errors import RobotCLError
+    from robot_cl.primitives import Pick
+
+    env = robot_cl.make("pick_place_cube_in_bowl")
+
+    def expert(scene):
+        yield Pick(*scene.pos("cube"), 0.0)
+
+    env.unwrapped.skill.expert = expert
+    with pytest.raises(RobotCLError, match=r"composite primitive 'pick'.*valid: grasp, lift, press") as err:
+        demos.record_episode(env, 0)
+    assert "\n" not in str(err.value)
+
+
 def test_demonstration_cache_is_keyed_and_reused(tmp_path, monkeypatch):
     first = demos.load_or_generate(["press_button"], range(3, 5), tmp_path)
     (path,) = (tmp_path / "demos").glob("*.npz")

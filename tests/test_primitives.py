@@ -679,3 +679,11 @@ def test_zero_budget_is_respected():
     runner, _, _ = make_runner(pos=(0.0, 0.0, 0.2))
     res = runner.run(Reach(0.3, 0.0, 0.2, 0.0, budget=0))
     assert res.steps == 0 and not res.achieved
+
+
+def test_composite_primitives_are_in_the_rl_action_space_but_not_in_demonstrations():
+    from robot_cl.demos import PRIMITIVE_NAMES
+    from robot_cl.rl.primitive_env import ACTION_PRIMITIVES
+
+    assert "pick" in ACTION_PRIMITIVES and "pick" not in PRIMITIVE_NAMES
+    assert set(ACTION_PRIMITIVES) == set(PRIMITIVES) == set(PRIMITIVE_NAMES) | {"pick"}

@@ -323,21 +323,21 @@ def test_evaluation_worker_processes_rebuild_rl_agents():
 
 def test_primitive_action_env_decodes_actions_and_sums_rewards():
     import robot_cl
-    from robot_cl.demos import MAX_PARAMS, PRIMITIVE_NAMES
-    from robot_cl.rl.primitive_env import ACTION_DIM, PrimitiveActionEnv
+    from robot_cl.demos import MAX_PARAMS
+    from robot_cl.rl.primitive_env import ACTION_DIM, ACTION_PRIMITIVES, PrimitiveActionEnv
 
     env = PrimitiveActionEnv(robot_cl.make("press_button"), max_calls=3)
-    assert env.action_space.shape == (ACTION_DIM,) == (len(PRIMITIVE_NAMES) * (1 + MAX_PARAMS),)
+    assert env.action_space.shape == (ACTION_DIM,) == (len(ACTION_PRIMITIVES) * (1 + MAX_PARAMS),)
     a = np.zeros(ACTION_DIM, np.float32)
-    k = PRIMITIVE_NAMES.index("reach")
+    k = ACTION_PRIMITIVES.index("reach")
     a[k] = 1.0  # highest score: reach
-    a[len(PRIMITIVE_NAMES) + k * MAX_PARAMS : len(PRIMITIVE_NAMES) + (k + 1) * MAX_PARAMS] = [-1.0, 1.0, 0.0, 0.5]
+    a[len(ACTION_PRIMITIVES) + k * MAX_PARAMS : len(ACTION_PRIMITIVES) + (k + 1) * MAX_PARAMS] = [-1.0, 1.0, 0.0, 0.5]
     prim = env.decode(a)
     lo, hi = env.low, env.high
     assert prim.name == "reach" and np.allclose(prim.params, [lo[0], hi[1], (lo[2] + hi[2]) / 2, np.pi / 2])
-    j = PRIMITIVE_NAMES.index("lift")
+    j = ACTION_PRIMITIVES.index("lift")
     b = np.zeros(ACTION_DIM, np.float32)
-    b[j], b[len(PRIMITIVE_NAMES) + j * MAX_PARAMS] = 1.0, -0.5
+    b[j], b[len(ACTION_PRIMITIVES) + j * MAX_PARAMS] = 1.0, -0.5
     assert env.decode(b).name == "lift" and np.isclose(env.decode(b).params[0], -0.1)  # 0.2 m displacement range
     for name, values in [("reach", [0.4, -0.1, 0.3, -1.0]), ("press", [0.5, 0.2, 0.05, 0.03]), ("pull", [0.1, -0.05, 0.0]), ("grasp", [])]:
         assert np.allclose(env.decode(env.encode(name, values)).params, values)  # encode inverts decode
@@ -354,9 +354,9 @@ def test_rollout_of_a_primitive_space_agent_reports_its_calls_and_return():
     from policy_fixtures import HIER, make_policy
 
     import robot_cl
-    from robot_cl.demos import PRIMITIVE_NAMES
     from robot_cl.evaluation import rollout
     from robot_cl.learners import LEARNERS
+    from robot_cl.rl.primitive_env import ACTION_PRIMITIVES
 
     lcfg = {"hidden": [32, 32], "gamma": 0.99, "polyak": 0.995, "init_alpha": 1.0, "target_entropy": None}
     lcfg["primitive_env"] = {"max_calls": 3, "max_displacement": 0.2, "max_depth": 0.1, "hold_to_end": True}
@@ -364,7 +364,7 @@ def test_rollout_of_a_primitive_space_agent_reports_its_calls_and_return():
     assert policy.primitive_actions
     env = robot_cl.make("press_button", skill_config={"max_steps": 40})
     out = rollout(env, policy, 0, seed=0)
-    assert len(out["calls"]) == out["decisions"] == 3 and set(out["calls"]) <= set(PRIMITIVE_NAMES)
+    assert len(out["calls"]) == out["decisions"] == 3 and set(out["calls"]) <= set(ACTION_PRIMITIVES)
     assert out["steps"] == 40  # held to the time limit after the third call
     assert 0.0 <= out["return"] <= 40.0
 
@@ -372,12 +372,11 @@ def test_rollout_of_a_primitive_space_agent_reports_its_calls_and_return():
 @pytest.mark.parametrize("hold_to_end", [True, False])
 def test_primitive_action_env_holds_until_the_time_limit_after_the_last_call(hold_to_end):
     import robot_cl
-    from robot_cl.demos import PRIMITIVE_NAMES
-    from robot_cl.rl.primitive_env import ACTION_DIM, PrimitiveActionEnv
+    from robot_cl.rl.primitive_env import ACTION_DIM, ACTION_PRIMITIVES, PrimitiveActionEnv
 
     env = PrimitiveActionEnv(robot_cl.make("press_button", skill_config={"max_steps": 60}), max_calls=2, hold_to_end=hold_to_end)
     noop = np.zeros(ACTION_DIM, np.float32)
-    noop[PRIMITIVE_NAMES.index("release")] = 1.0  # the gripper is open already: a one-step call
+    noop[ACTION_PRIMITIVES.index("release")] = 1.0  # the gripper is open already: a one-step call
     env.reset(seed=0)
     _, _, _, truncated, info = env.step(noop)
     assert not truncated and info["steps"] == 1

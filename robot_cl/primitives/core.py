@@ -108,6 +108,7 @@ class Primitive:
     budget: ClassVar[int] = 100
     grip: ClassVar[float | None] = None
     speed: ClassVar[float] = 1.0  # cap on the normalised motion command (contact motions go slower)
+    composite: ClassVar[bool] = False  # made of other primitives (library._Sequence): not in demonstrations
 
     def __init__(self, *params: float, budget: int | None = None) -> None:
         if len(params) != len(self.param_names):

@@ -217,6 +217,8 @@ class _Sequence(Primitive):
     state); each child starts where the previous one stopped, with the gripper command it left.
     """
 
+    composite = True
+
     def parts(self, s: EEState) -> list[Primitive]:
         raise NotImplementedError
 

@@ -2,7 +2,8 @@
 
 One step of :class:`PrimitiveActionEnv` runs one primitive of :mod:`robot_cl.primitives` to its end in
 the underlying task. The action is continuous, in ``[-1, 1]``, and holds one score per primitive
-followed by one parameter vector per primitive (``len(PRIMITIVE_NAMES) * (1 + MAX_PARAMS)`` values):
+followed by one parameter vector per primitive (``len(ACTION_PRIMITIVES) * (1 + MAX_PARAMS)`` values;
+every registered primitive, composites such as ``pick`` included):
 the primitive with the highest score runs, with its own parameters mapped to physical ranges --
 absolute positions into the arm's workspace box, displacements into ``±max_displacement`` metres,
 press depths into ``[0, max_depth]``, angles into ``±pi``. The reward is the task's dense reward
@@ -25,10 +26,11 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 
-from robot_cl.demos import MAX_PARAMS, PRIMITIVE_NAMES
+from robot_cl.demos import MAX_PARAMS
 from robot_cl.primitives import PRIMITIVES, Hold, Primitive, PrimitiveRunner, make_primitive
 
-N_PRIMS = len(PRIMITIVE_NAMES)
+ACTION_PRIMITIVES: tuple[str, ...] = tuple(sorted(PRIMITIVES))  # what one action may call (BC's list has no composites)
+N_PRIMS = len(ACTION_PRIMITIVES)
 ACTION_DIM = N_PRIMS * (1 + MAX_PARAMS)
 TAIL_CAP = 10_000  # control steps of the hold after the last call, for a task with no time limit of its own
 
@@ -80,7 +82,7 @@ class PrimitiveActionEnv(gym.Env):
         """The primitive an action selects, with its parameters in physical units."""
         a = np.clip(np.asarray(action, dtype=float).reshape(-1), -1.0, 1.0)
         k = int(np.argmax(a[:N_PRIMS]))
-        name = PRIMITIVE_NAMES[k]
+        name = ACTION_PRIMITIVES[k]
         raw = a[N_PRIMS + k * MAX_PARAMS : N_PRIMS + (k + 1) * MAX_PARAMS]
         values = []
         for v, p in zip(raw, PRIMITIVES[name].param_names):
@@ -90,7 +92,7 @@ class PrimitiveActionEnv(gym.Env):
 
     def encode(self, name: str, values=()) -> np.ndarray:
         """The action that :meth:`decode` turns into primitive ``name`` with ``values`` (scripted plans, tests)."""
-        a, k = np.zeros(ACTION_DIM, np.float32), PRIMITIVE_NAMES.index(name)
+        a, k = np.zeros(ACTION_DIM, np.float32), ACTION_PRIMITIVES.index(name)
         a[k] = 1.0
         for j, (v, p) in enumerate(zip(values, PRIMITIVES[name].param_names)):
             lo, hi = self.param_range(p)
