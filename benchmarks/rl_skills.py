@@ -62,13 +62,14 @@ def run_pair(skill: str, policy_name: str, minutes: float, eval_every: float, ep
         ret, train = state["info"].get("episode_return", float("nan")), state["info"].get("episode_success", float("nan"))
         point = {"cpu_minutes": state["cpu"] / 60, "steps": step, "success": success, "episode_return": ret, "train_success": train}
         point["eval_return"] = float(np.mean([o["return"] for o in outs]))
+        point["alpha"] = state["info"].get("alpha", float("nan"))
         calls = outs[0].get("calls")  # the deterministic policy's primitive calls in the first evaluation episode
         if calls is not None:
             point["calls"] = calls
         curve.append(point)
         print(
             f"  {skill} {policy_name}: {state['cpu'] / 60:5.1f} CPU-min  {step:7d} steps  success {success:.2f}"
-            f" return {point['eval_return']:.1f}  (training episodes: success {train:.2f}, return {ret:.1f})"
+            f" return {point['eval_return']:.1f} alpha {point['alpha']:.3g}  (training episodes: success {train:.2f}, return {ret:.1f})"
             + (f"  calls: {' '.join(calls)}" if calls is not None else ""),
             flush=True,
         )

@@ -63,6 +63,10 @@ class Skill:
     elements: ClassVar[tuple[str, ...]] = ()
     observe: ClassVar[tuple[str, ...]] = ()
     config: ClassVar[dict[str, Any]] = {"max_steps": 200, "init": {}}
+    # Primitive name -> scene points (sites or bodies) where calling it can make progress. RL in primitive
+    # space may pay a small bonus for calls aimed near one (``primitive_env.affordance``; MAPLE's affordance
+    # reward, Nasiriany et al. 2022). Optional: a skill without it simply gets no bonus.
+    affordances: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, overrides: dict[str, Any] | None = None) -> None:
         from robot_cl.config import merge

@@ -171,6 +171,16 @@ def end_effector(env: gym.Env):
     return env.end_effector if isinstance(env, ExternalTask) else env.unwrapped.end_effector
 
 
+def affordance_points(env: gym.Env) -> dict[str, list[np.ndarray]]:
+    """Per primitive name, the current positions of the points the task's skill declares it useful at
+    (``Skill.affordances``); empty for tasks that declare none (external tasks)."""
+    base = env.unwrapped
+    skill, scene = getattr(base, "skill", None), getattr(base, "scene", None)
+    if skill is None or scene is None or isinstance(env, ExternalTask):
+        return {}
+    return {prim: [scene.pos(p) for p in points] for prim, points in skill.affordances.items()}
+
+
 def expert_program(env: gym.Env):
     """A fresh primitive program of the task's scripted expert, for an env that has just been reset."""
     if isinstance(env, ExternalTask):

@@ -13,6 +13,7 @@ class CloseDrawer(Skill):
     name = "close_drawer"
     description = "Push an open drawer shut."
     elements = ("drawer_unit", "drawer")
+    affordances = {"reach": ("drawer_handle",)}  # where primitive calls can make progress (RL bonus)
     observe = ("drawer",)
     config = {
         "max_steps": 120,

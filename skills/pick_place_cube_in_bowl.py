@@ -11,6 +11,7 @@ class PickPlaceCubeInBowl(Skill):
     name = "pick_place_cube_in_bowl"
     description = "Pick the red cube up from the counter and drop it into the bowl."
     elements = ("cube", "bowl")
+    affordances = {"pick": ("cube",), "reach": ("bowl",)}  # where primitive calls can make progress (RL bonus)
     observe = ("cube", "bowl")
     config = {
         "max_steps": 200,

@@ -11,6 +11,7 @@ class PressButton(Skill):
     name = "press_button"
     description = "Press the push button (light switch) on the counter until it clicks."
     elements = ("button_base", "button")
+    affordances = {"press": ("button_top",)}  # where primitive calls can make progress (RL bonus)
     observe = ("button",)
     config = {
         "max_steps": 100,

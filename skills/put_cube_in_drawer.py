@@ -14,6 +14,7 @@ class PutCubeInDrawer(Skill):
     name = "put_cube_in_drawer"
     description = "Open the drawer, pick the cube up from the counter and put it in the drawer."
     elements = ("drawer_unit", "drawer", "cube")
+    affordances = {"reach": ("drawer_handle", "drawer"), "pick": ("cube",)}  # where primitive calls can make progress (RL bonus)
     observe = ("cube", "drawer")
     config = {
         "max_steps": 350,

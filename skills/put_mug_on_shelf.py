@@ -14,6 +14,7 @@ class PutMugOnShelf(Skill):
     name = "put_mug_on_shelf"
     description = "Pick the mug up by its body (clear of the handle) and stand it on the shelf."
     elements = ("mug", "shelf")
+    affordances = {"pick": ("mug",), "reach": ("shelf_surface",)}  # where primitive calls can make progress (RL bonus)
     observe = ("mug", "shelf")
     config = {
         "max_steps": 220,

@@ -13,6 +13,7 @@ class StackCubeOnBlock(Skill):
     name = "stack_cube_on_block"
     description = "Pick the red cube up and set it down on top of the blue block."
     elements = ("cube", "block")
+    affordances = {"pick": ("cube",), "reach": ("block",)}  # where primitive calls can make progress (RL bonus)
     observe = ("cube", "block")
     config = {
         "max_steps": 200,

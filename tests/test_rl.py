@@ -682,3 +682,141 @@ def test_episode_stats_read_a_finished_episodes_last_success_from_final_info():
     ids = stats.step(np.array([3.0, 4.0]), no, yes, {"success": no, "final_info": {"success": yes}})
     assert ids.tolist() == [0, 1] and stats.returns == [4.0] and stats.successes == [1.0]
     assert stats.ids.tolist() == [2, 1] and stats.summary() == {"episode_return": 4.0, "episode_success": 1.0}
+
+
+def test_shared_parameters_give_every_primitive_the_same_value_per_parameter_name():
+    import robot_cl
+    from robot_cl.primitives import PRIMITIVES
+    from robot_cl.rl.primitive_env import ACTION_PRIMITIVES, PARAM_NAMES, PrimitiveActionEnv, primitive_action_dim
+
+    env = PrimitiveActionEnv(robot_cl.make("pick_place_cube_in_bowl"), shared_params=True)
+    assert env.action_space.shape == (len(ACTION_PRIMITIVES) + len(PARAM_NAMES),) == (primitive_action_dim({"shared_params": True}),)
+    assert set(PARAM_NAMES) == {p for n in ACTION_PRIMITIVES for p in PRIMITIVES[n].param_names}
+    a = env.encode("pick", [0.45, -0.1, 0.03, 0.5])
+    assert np.allclose(env.decode(a).params, [0.45, -0.1, 0.03, 0.5])
+    a[: len(ACTION_PRIMITIVES)] = 0.0
+    a[ACTION_PRIMITIVES.index("reach")] = 1.0  # the same vector with reach selected: reach goes where pick would
+    assert env.decode(a).name == "reach" and np.allclose(env.decode(a).params, [0.45, -0.1, 0.03, 0.5])
+    a[ACTION_PRIMITIVES.index("press")] = 1.0 + 1e-3  # press shares x, y, z but reads its own depth slot
+    press = env.decode(a)
+    assert press.name == "press" and np.allclose(press.params[:3], [0.45, -0.1, 0.03]) and np.isclose(press.params[3], env.max_depth / 2)
+    per_primitive = PrimitiveActionEnv(robot_cl.make("pick_place_cube_in_bowl"))
+    assert per_primitive.action_space.shape == (primitive_action_dim(),) and primitive_action_dim() > env.action_space.shape[0]
+
+
+def test_affordance_bonus_pays_calls_aimed_where_the_skill_says_the_primitive_is_useful():
+    import robot_cl
+    from robot_cl.rl.primitive_env import PrimitiveActionEnv
+
+    plain = PrimitiveActionEnv(robot_cl.make("pick_place_cube_in_bowl"), max_calls=4)
+    bonus = PrimitiveActionEnv(robot_cl.make("pick_place_cube_in_bowl"), max_calls=4, affordance=2.0)
+    scores = []
+    for dx in (0.0, 0.05, 0.2):
+        rewards = []
+        for env in (plain, bonus):
+            env.reset(seed=3)
+            cube = env.env.unwrapped.scene.pos("cube")
+            _, r, _, _, info = env.step(env.encode("pick", [cube[0] + dx, cube[1], cube[2], 0.0]))
+            rewards.append(r)
+        scores.append(info["affordance"])
+        assert np.isclose(rewards[1] - rewards[0], 2.0 * info["affordance"])  # the task's reward is the same
+    assert scores[0] == 1.0 and 0.0 < scores[2] < scores[1] < 1.0  # on the cube, then falling with distance
+    bonus.reset(seed=3)
+    bowl = bonus.env.unwrapped.scene.pos("bowl")
+    assert bonus.affordance_score(bonus.decode(bonus.encode("press", [bowl[0], bowl[1], 0.1, 0.0]))) == 0.0  # not declared
+    assert bonus.affordance_score(bonus.decode(bonus.encode("reach", [bowl[0], bowl[1], 0.2, 0.0]))) == 1.0  # over the bowl
+
+
+@pytest.mark.parametrize("skill", sorted(__import__("robot_cl").list_skills()))
+def test_every_skills_affordances_name_primitives_and_scene_points(skill):
+    import robot_cl
+    from robot_cl import tasks
+    from robot_cl.rl.primitive_env import ACTION_PRIMITIVES
+
+    env = robot_cl.make(skill)
+    env.reset(seed=0)
+    declared = env.unwrapped.skill.affordances
+    assert set(declared) <= set(ACTION_PRIMITIVES)
+    points = tasks.affordance_points(env)  # raises KeyError for a point the scene lacks
+    assert {k: len(v) for k, v in points.items()} == {k: len(v) for k, v in declared.items()}
+    env.close()
+
+
+def test_primitive_switch_explores_random_primitives_with_the_policys_parameters():
+    from robot_cl.rl.primitive_env import N_PRIMS, switch_primitives
+
+    rng = np.random.default_rng(0)
+    a = np.tanh(rng.normal(size=(400, N_PRIMS + 5))).astype(np.float32)
+    assert np.array_equal(switch_primitives(a, 0.0, rng), a)
+    out = switch_primitives(a, 0.5, np.random.default_rng(1))
+    assert np.array_equal(out, switch_primitives(a, 0.5, np.random.default_rng(1)))  # seeded
+    switched = out[:, :N_PRIMS].max(1) == 1.0
+    assert 0.4 < switched.mean() < 0.6 and np.array_equal(out[~switched], a[~switched])
+    assert np.array_equal(out[:, N_PRIMS:], a[:, N_PRIMS:])  # parameters are the policy's own
+    picked = out[switched, :N_PRIMS].argmax(1)
+    assert len(set(picked.tolist())) == N_PRIMS  # every primitive gets drawn
+
+
+@pytest.mark.parametrize("switch, ratio", [(1.0, 1.0), (0.0, 2.0)])
+def test_sac_learner_applies_primitive_switch_and_update_to_data_ratio(switch, ratio):
+    from robot_cl.cli import check_overrides
+    from robot_cl.learners import make_learner
+    from robot_cl.rl.primitive_env import N_PRIMS, PARAM_NAMES
+    from robot_cl.run import new_policy, stage_data
+
+    cfg = check_overrides(
+        ["learner=sac", "policy=hierarchical", "curriculum=mini", "curriculum.skills=[press_button]", "learner.hidden=[32,32]"]
+        + ["learner.asynchronous=false", "learner.primitive_env.shared_params=true", "learner.primitive_env.max_calls=2"]
+        + [f"learner.primitive_switch={switch}", f"learner.updates_per_step={ratio}", "learner.start_steps=0"]
+        + ["learner.update_after=4", "learner.update_every=2", "learner.batch_size=4"]
+    )
+    policy = new_policy(cfg, 1, torch.device("cpu"), 0)
+    assert policy.act_dim == N_PRIMS + len(PARAM_NAMES)
+    learner = make_learner(cfg["learner"], policy, [], torch.device("cpu"))
+    learner.train_task(0, stage_data(cfg, policy, "press_button", 0, None), 8, seed=0)
+    assert learner.total_updates == 3 * round(2 * ratio)  # at steps 4, 6 and 8
+    scores = learner.buffer.contents(torch.device("cpu"))["act"][:, :N_PRIMS]
+    assert len(scores) == 8 and bool((scores.max(1).values == 1.0).all()) == (switch == 1.0)  # tanh scores stay below 1
+
+
+def test_anchored_positions_follow_the_observed_objects():
+    """With ``anchors`` one action means "pick at the cube" wherever the cube lies, and the anchored
+    three-call plan solves pick-and-place."""
+    import robot_cl
+    from robot_cl.rl.primitive_env import ANCHORS, N_PRIMS, PARAM_NAMES, PrimitiveActionEnv, primitive_action_dim
+
+    env = PrimitiveActionEnv(robot_cl.make("pick_place_cube_in_bowl"), max_calls=4, shared_params=True, anchors=True)
+    assert (
+        env.action_space.shape
+        == (N_PRIMS + len(ANCHORS) + len(PARAM_NAMES),)
+        == (primitive_action_dim({"shared_params": True, "anchors": True}),)
+    )
+    scene = env.env.unwrapped.scene
+    env.reset(seed=0)
+    at_cube = env.encode("pick", [*scene.pos("cube"), 0.0], anchor="slot1")  # slot1 observes the cube
+    seen = []
+    for seed in (0, 1):
+        env.reset(seed=seed)
+        cube, bowl = scene.pos("cube"), scene.pos("bowl")
+        assert np.allclose(env.decode(at_cube).params[:3], cube, atol=1e-5)  # the same action, the cube's new place
+        seen.append(cube)
+        env.step(at_cube)
+        assert scene.grasping("cube")
+        env.step(env.encode("reach", [bowl[0], bowl[1], 0.14, 0.0], anchor="slot2"))
+        _, _, _, _, info = env.step(env.encode("release"))
+        if not info["success"]:
+            _, _, _, _, info = env.step(env.encode("lift", [0.1]))
+        assert info["success"], seed
+    assert np.linalg.norm(seen[0] - seen[1]) > 0.02
+    far = env.encode("pick", [*(scene.pos("cube") + [0.5, 0.0, 0.0]), 0.0], anchor="slot1")
+    assert env.decode(far).params[0] <= env.high[0] + 1e-9  # offsets stay inside the workspace box
+
+
+def test_anchors_on_a_task_without_entity_slots_is_a_one_line_error():
+    import gymnasium as gym
+
+    from robot_cl.errors import ConfigError
+    from robot_cl.rl.primitive_env import PrimitiveActionEnv
+
+    with pytest.raises(ConfigError, match="anchors needs a household skill"):
+        PrimitiveActionEnv(gym.make("Pendulum-v1"), anchors=True)

@@ -13,13 +13,15 @@ checkpoints, evaluation workers and strategies treat it like the behaviour-cloni
 
 :class:`SACLearner` runs a task cleanrl-style, top to bottom: uniform random actions for the first
 ``start_steps`` environment steps (Continual World explores this way at the start of each task),
-then the stochastic actor; after ``update_after`` steps, ``update_every`` gradient updates every
-``update_every`` steps. Each update calls the strategy hooks in :class:`robot_cl.learners.BCLearner`'s
-order (``loss`` -> backward -> ``after_backward`` -> clip -> step -> ``after_update``), then tunes the
-entropy coefficient and moves the target critics. A strategy's ``training_data`` is asked once per
-task for rows to mix into the minibatches (replayed or multitask transitions); the task's own
-transitions are the ``data`` of ``after_training_task``. The replay buffer and the optimisers are
-reset at each task (``reset_buffer``, ``reset_optimizer``), as Continual World does.
+then the stochastic actor (in primitive space, with probability ``primitive_switch`` per call a
+random primitive runs with the actor's parameters); after ``update_after`` steps, ``update_every *
+updates_per_step`` gradient updates every ``update_every`` steps. Each update calls the strategy
+hooks in :class:`robot_cl.learners.BCLearner`'s order (``loss`` -> backward -> ``after_backward`` ->
+clip -> step -> ``after_update``), then tunes the entropy coefficient and moves the target critics.
+A strategy's ``training_data`` is asked once per task for rows to mix into the minibatches (replayed
+or multitask transitions); the task's own transitions are the ``data`` of ``after_training_task``.
+The replay buffer and the optimisers are reset at each task (``reset_buffer``, ``reset_optimizer``),
+as Continual World does.
 
 The learner's stage budget is ``learner.steps`` environment steps; learning curves, recovery and
 the progress bar count environment steps.
@@ -39,6 +41,7 @@ from torch import nn
 
 from robot_cl.errors import ConfigError
 from robot_cl.policies import MaskedLinear, Policy, register_policy
+from robot_cl.rl.primitive_env import switch_primitives
 from robot_cl.rl.sac import SAC, ReplayBuffer, SACConfig
 from robot_cl.rl.vec import step_success, true_next_obs, vectorise
 from robot_cl.strategies import Data, Plugin
@@ -58,7 +61,7 @@ class SACPolicy(Policy):
         if self.primitive_actions:
             from robot_cl.rl.primitive_env import primitive_action_dim
 
-            act_dim = primitive_action_dim()
+            act_dim = primitive_action_dim(cfg.get("primitive_env"))
         super().__init__(cfg, obs_dim, act_dim, n_tasks, obs_center, obs_scale)
         s = cfg["sac"]
         self.sac = SAC(
@@ -318,6 +321,8 @@ class SACLearner(RLLearner):
         obs, _ = envs.reset(seed=int(rng.integers(2**31)))
         stats, info = EpisodeStats(n_envs), {}
         start, after, every = int(cfg["start_steps"]), int(cfg["update_after"]), max(1, int(cfg["update_every"]))
+        n_updates = max(1, round(every * float(cfg.get("updates_per_step", 1.0))))  # the update-to-data ratio
+        switch = float(cfg.get("primitive_switch", 0.0)) if policy.primitive_actions else 0.0
         t0 = time.perf_counter()
         policy.train()
         step = 0
@@ -326,6 +331,8 @@ class SACLearner(RLLearner):
                 action = rng.uniform(-1, 1, (n_envs, act_dim)).astype(np.float32)
             else:
                 action = policy.explore(obs, task)
+                if switch > 0:
+                    action = switch_primitives(action, switch, rng)
             nxt, reward, terminated, truncated, step_info = envs.step(action)
             final = true_next_obs(nxt, terminated, truncated, step_info)
             episode = stats.step(reward, terminated, truncated, step_info)
@@ -337,7 +344,7 @@ class SACLearner(RLLearner):
                 step += 1
                 self.env_steps += 1
                 if step >= after and step % every == 0:
-                    for _ in range(every):
+                    for _ in range(n_updates):
                         info = self.update(rng)
                 if on_update is not None:
                     on_update(step, {**info, "loss": info.get("loss", 0.0), **stats.summary()})

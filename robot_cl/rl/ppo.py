@@ -79,7 +79,7 @@ class PPOPolicy(Policy):
         if self.primitive_actions:
             from robot_cl.rl.primitive_env import primitive_action_dim
 
-            act_dim = primitive_action_dim()
+            act_dim = primitive_action_dim(cfg.get("primitive_env"))
         cfg = {**cfg, "task_onehot": True}
         super().__init__(cfg, obs_dim, act_dim, n_tasks, obs_center, obs_scale)
         hidden = tuple(cfg["ppo"]["hidden"])
