@@ -44,7 +44,8 @@ def rollout(
     if primitive_actions:
         from robot_cl.rl.primitive_env import PrimitiveActionEnv
 
-        env = PrimitiveActionEnv(base_env, **policy.cfg["primitive_env"], on_step=grab)
+        # The task's own return: no affordance bonus in evaluation (it is a training signal only).
+        env = PrimitiveActionEnv(base_env, **{**policy.cfg["primitive_env"], "affordance": 0.0}, on_step=grab)
     obs, _ = env.reset(seed=seed)
     if frames is not None:
         frames.append(base_env.render())

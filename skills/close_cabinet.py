@@ -23,7 +23,6 @@ class CloseCabinet(Skill):
     name = "close_cabinet"
     description = "Push an open cabinet door closed."
     elements = ("cabinet", "cabinet_door")
-    affordances = {"reach": ("door_handle",)}  # where primitive calls can make progress (RL bonus)
     observe = ("cabinet",)
     config = {
         "max_steps": 250,

@@ -19,7 +19,7 @@ class OpenCabinet(Skill):
     name = "open_cabinet"
     description = "Grasp the cabinet door's handle and swing the door open."
     elements = ("cabinet", "cabinet_door")
-    affordances = {"reach": ("door_handle",), "pick": ("door_handle",)}  # where primitive calls can make progress (RL bonus)
+    affordances = {"reach": ("door_handle",)}  # where primitive calls can make progress (RL bonus)
     observe = ("cabinet",)
     config = {
         "max_steps": 200,

@@ -11,7 +11,7 @@ class OpenDrawer(Skill):
     name = "open_drawer"
     description = "Grasp the drawer handle and pull the drawer open."
     elements = ("drawer_unit", "drawer")
-    affordances = {"reach": ("drawer_handle",), "pick": ("drawer_handle",)}  # where primitive calls can make progress (RL bonus)
+    affordances = {"reach": ("drawer_handle",)}  # where primitive calls can make progress (RL bonus)
     observe = ("drawer",)
     config = {
         "max_steps": 150,

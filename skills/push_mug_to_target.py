@@ -16,7 +16,6 @@ class PushMugToTarget(Skill):
     name = "push_mug_to_target"
     description = "Push the mug (without grasping it) onto the green target marker."
     elements = ("mug", "target")
-    affordances = {"reach": ("mug",)}  # where primitive calls can make progress (RL bonus)
     observe = ("mug", "target")
     config = {
         "max_steps": 250,

@@ -12,7 +12,7 @@ class TurnKnob(Skill):
     name = "turn_knob"
     description = "Grip the knob's fin and turn the knob a quarter turn counter-clockwise (seen from above)."
     elements = ("knob_base", "knob")
-    affordances = {"reach": ("knob_top",), "pick": ("knob_top",)}  # where primitive calls can make progress (RL bonus)
+    affordances = {"reach": ("knob_top",)}  # where primitive calls can make progress (RL bonus)
     observe = ("knob",)
     config = {
         "max_steps": 120,

@@ -697,7 +697,8 @@ def test_shared_parameters_give_every_primitive_the_same_value_per_parameter_nam
     a[: len(ACTION_PRIMITIVES)] = 0.0
     a[ACTION_PRIMITIVES.index("reach")] = 1.0  # the same vector with reach selected: reach goes where pick would
     assert env.decode(a).name == "reach" and np.allclose(env.decode(a).params, [0.45, -0.1, 0.03, 0.5])
-    a[ACTION_PRIMITIVES.index("press")] = 1.0 + 1e-3  # press shares x, y, z but reads its own depth slot
+    a[ACTION_PRIMITIVES.index("reach")], a[ACTION_PRIMITIVES.index("press")] = 0.9, 1.0  # press shares x, y, z
+    # but reads its own depth slot
     press = env.decode(a)
     assert press.name == "press" and np.allclose(press.params[:3], [0.45, -0.1, 0.03]) and np.isclose(press.params[3], env.max_depth / 2)
     per_primitive = PrimitiveActionEnv(robot_cl.make("pick_place_cube_in_bowl"))
@@ -732,6 +733,8 @@ def test_every_skills_affordances_name_primitives_and_scene_points(skill):
     import robot_cl
     from robot_cl import tasks
     from robot_cl.rl.primitive_env import ACTION_PRIMITIVES
+    from robot_cl.sim.env import run_expert
+    from robot_cl.skills import near
 
     env = robot_cl.make(skill)
     env.reset(seed=0)
@@ -739,6 +742,12 @@ def test_every_skills_affordances_name_primitives_and_scene_points(skill):
     assert set(declared) <= set(ACTION_PRIMITIVES)
     points = tasks.affordance_points(env)  # raises KeyError for a point the scene lacks
     assert {k: len(v) for k, v in points.items()} == {k: len(v) for k, v in declared.items()}
+    # Where the skill's own expert calls a declared primitive, some call of it is aimed at a declared point.
+    trace = run_expert(env, seed=0)
+    for prim, pts in points.items():
+        xy = [np.array(p.params[:2]) for p in trace.prims if p.name == prim]
+        if xy:
+            assert max(near(min(np.linalg.norm(c - q[:2]) for q in pts), 0.02, 0.05) for c in xy) >= 0.5, prim
     env.close()
 
 
@@ -808,8 +817,12 @@ def test_anchored_positions_follow_the_observed_objects():
             _, _, _, _, info = env.step(env.encode("lift", [0.1]))
         assert info["success"], seed
     assert np.linalg.norm(seen[0] - seen[1]) > 0.02
-    far = env.encode("pick", [*(scene.pos("cube") + [0.5, 0.0, 0.0]), 0.0], anchor="slot1")
-    assert env.decode(far).params[0] <= env.high[0] + 1e-9  # offsets stay inside the workspace box
+    wide = PrimitiveActionEnv(robot_cl.make("pick_place_cube_in_bowl"), shared_params=True, anchors=True, anchor_range=0.6)
+    wide.reset(seed=0)
+    far = wide.encode("pick", [*wide.env.unwrapped.scene.pos("cube"), 0.0], anchor="slot1")
+    far[N_PRIMS + len(ANCHORS) + PARAM_NAMES.index("x")] = 1.0  # the cube's x + 0.6 m: beyond the box
+    assert wide.env.unwrapped.scene.pos("cube")[0] + 0.6 > wide.high[0]
+    assert np.isclose(wide.decode(far).params[0], wide.high[0])  # offsets are clipped into the workspace box
 
 
 def test_anchors_on_a_task_without_entity_slots_is_a_one_line_error():

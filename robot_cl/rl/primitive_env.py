@@ -43,7 +43,8 @@ ACTION_DIM = N_PRIMS * (1 + MAX_PARAMS)  # the per-primitive layout's size
 # Every parameter name some primitive takes, in order of first appearance: the shared layout's slots.
 PARAM_NAMES: tuple[str, ...] = tuple(dict.fromkeys(p for n in ACTION_PRIMITIVES for p in PRIMITIVES[n].param_names))
 # Object-relative positions (``anchors``): the workspace box, or an offset around the first or second
-# observed entity or the goal's position, as the household observation holds them.
+# observed entity or the goal's position, as the household observation holds them (an unused slot is
+# all zeros: its anchor is the origin, clipped into the workspace box).
 ANCHORS: tuple[str, ...] = ("workspace", "slot1", "slot2", "goal")
 TAIL_CAP = 10_000  # control steps of the hold after the last call, for a task with no time limit of its own
 
@@ -66,7 +67,9 @@ def switch_primitives(action: np.ndarray, prob: float, rng: np.random.Generator)
     a = np.array(action, dtype=np.float32, copy=True)
     rows = rng.random(len(a)) < prob
     k = rng.integers(0, N_PRIMS, len(a))
-    a[rows, k[rows]] = 1.0  # tanh-squashed scores stay below 1: the drawn primitive wins the argmax
+    # A saturated score can equal 1 in float32: cap the others so that the drawn primitive wins the argmax.
+    a[rows, :N_PRIMS] = np.minimum(a[rows, :N_PRIMS], 0.999)
+    a[rows, k[rows]] = 1.0
     return a
 
 
@@ -160,7 +163,8 @@ class PrimitiveActionEnv(gym.Env):
 
     def encode(self, name: str, values=(), anchor: str = "workspace") -> np.ndarray:
         """The action that :meth:`decode` turns into primitive ``name`` with ``values`` (scripted plans,
-        tests); with ``anchors``, positions are given absolute and encoded relative to ``anchor``."""
+        tests); with ``anchors``, positions are given absolute and encoded relative to ``anchor`` (a
+        position more than ``anchor_range`` from it encodes outside [-1, 1], which decode clips)."""
         a, k = np.zeros(self.action_space.shape, np.float32), ACTION_PRIMITIVES.index(name)
         a[k] = 1.0
         where = None
@@ -174,7 +178,7 @@ class PrimitiveActionEnv(gym.Env):
 
     def affordance_score(self, prim: Primitive) -> float:
         """In [0, 1]: how near the call's (x, y) is to a point the skill declares ``prim`` useful at
-        (1 within 2 cm, half at about 5 cm further); 0 for primitives without declared points or positions."""
+        (1 within 2 cm, 0.5 at about 4.7 cm); 0 for primitives without declared points or positions."""
         from robot_cl import tasks
         from robot_cl.skills import near
 
