@@ -324,9 +324,10 @@ def test_evaluation_worker_processes_rebuild_rl_agents():
 def test_primitive_action_env_decodes_actions_and_sums_rewards():
     import robot_cl
     from robot_cl.demos import MAX_PARAMS
-    from robot_cl.rl.primitive_env import ACTION_DIM, ACTION_PRIMITIVES, PrimitiveActionEnv
+    from robot_cl.rl.primitive_env import ACTION_PRIMITIVES, PrimitiveActionEnv, primitive_action_dim
 
     env = PrimitiveActionEnv(robot_cl.make("press_button"), max_calls=3)
+    ACTION_DIM = primitive_action_dim()  # the default layout: a score and a parameter vector per primitive
     assert env.action_space.shape == (ACTION_DIM,) == (len(ACTION_PRIMITIVES) * (1 + MAX_PARAMS),)
     a = np.zeros(ACTION_DIM, np.float32)
     k = ACTION_PRIMITIVES.index("reach")
@@ -372,10 +373,10 @@ def test_rollout_of_a_primitive_space_agent_reports_its_calls_and_return():
 @pytest.mark.parametrize("hold_to_end", [True, False])
 def test_primitive_action_env_holds_until_the_time_limit_after_the_last_call(hold_to_end):
     import robot_cl
-    from robot_cl.rl.primitive_env import ACTION_DIM, ACTION_PRIMITIVES, PrimitiveActionEnv
+    from robot_cl.rl.primitive_env import ACTION_PRIMITIVES, PrimitiveActionEnv
 
     env = PrimitiveActionEnv(robot_cl.make("press_button", skill_config={"max_steps": 60}), max_calls=2, hold_to_end=hold_to_end)
-    noop = np.zeros(ACTION_DIM, np.float32)
+    noop = np.zeros(env.action_space.shape, np.float32)
     noop[ACTION_PRIMITIVES.index("release")] = 1.0  # the gripper is open already: a one-step call
     env.reset(seed=0)
     _, _, _, truncated, info = env.step(noop)

@@ -39,13 +39,13 @@ from robot_cl.primitives import PRIMITIVES, Hold, Primitive, PrimitiveRunner, ma
 
 ACTION_PRIMITIVES: tuple[str, ...] = tuple(sorted(PRIMITIVES))  # what one action may call (BC's list has no composites)
 N_PRIMS = len(ACTION_PRIMITIVES)
-ACTION_DIM = N_PRIMS * (1 + MAX_PARAMS)  # the per-primitive layout's size
 # Every parameter name some primitive takes, in order of first appearance: the shared layout's slots.
 PARAM_NAMES: tuple[str, ...] = tuple(dict.fromkeys(p for n in ACTION_PRIMITIVES for p in PRIMITIVES[n].param_names))
 # Object-relative positions (``anchors``): the workspace box, or an offset around the first or second
 # observed entity or the goal's position, as the household observation holds them (an unused slot is
 # all zeros: its anchor is the origin, clipped into the workspace box).
 ANCHORS: tuple[str, ...] = ("workspace", "slot1", "slot2", "goal")
+AXES = {"x": 0, "y": 1, "z": 2}  # position parameters and their axis
 TAIL_CAP = 10_000  # control steps of the hold after the last call, for a task with no time limit of its own
 
 
@@ -133,11 +133,10 @@ class PrimitiveActionEnv(gym.Env):
     def param_range(self, param: str, anchor: np.ndarray | None = None) -> tuple[float, float]:
         """Physical range a primitive parameter's action value in ``[-1, 1]`` maps onto (affinely);
         positions relative to ``anchor`` span ``±anchor_range`` around it."""
-        axis = {"x": 0, "y": 1, "z": 2}
-        if param in axis and anchor is not None:
-            return float(anchor[axis[param]] - self.anchor_range), float(anchor[axis[param]] + self.anchor_range)
-        if param in axis:  # absolute position: the workspace box
-            return float(self.low[axis[param]]), float(self.high[axis[param]])
+        if param in AXES and anchor is not None:
+            return float(anchor[AXES[param]] - self.anchor_range), float(anchor[AXES[param]] + self.anchor_range)
+        if param in AXES:  # absolute position: the workspace box
+            return float(self.low[AXES[param]]), float(self.high[AXES[param]])
         if param == "depth":
             return 0.0, self.max_depth
         if param in ("yaw", "angle"):
@@ -155,9 +154,8 @@ class PrimitiveActionEnv(gym.Env):
         for v, p in zip(raw, PRIMITIVES[name].param_names):
             lo, hi = self.param_range(p, anchor)
             value = lo + (v + 1.0) * 0.5 * (hi - lo)
-            if anchor is not None and p in ("x", "y", "z"):  # an offset may point out of the workspace box
-                i = "xyz".index(p)
-                value = float(np.clip(value, self.low[i], self.high[i]))
+            if anchor is not None and p in AXES:  # an offset may point out of the workspace box
+                value = float(np.clip(value, self.low[AXES[p]], self.high[AXES[p]]))
             values.append(value)
         return make_primitive(name, values)
 
