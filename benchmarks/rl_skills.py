@@ -11,7 +11,8 @@ of *training* CPU time (``time.process_time``: robust to other jobs on a shared 
 evaluation is not counted). Every ``--eval-every`` CPU-seconds the deterministic policy is
 evaluated on ``--episodes`` fixed held-out seeds. Results (the success curve against CPU-minutes
 and environment steps, the best and final success) go to ``outputs/rl_skills/<learner>-<skill>-<policy>[-<tag>].json``;
-pairs already there are skipped (``--rerun`` forces them).
+pairs already there are skipped (``--rerun`` forces them). The trained agent is saved beside it
+(``.pt``, and ``.best.pt`` at its best evaluation) for replays.
 """
 
 from __future__ import annotations
@@ -31,7 +32,11 @@ class Budget(Exception):
     """Raised from the learner's callback when the CPU budget is spent."""
 
 
-def run_pair(skill: str, policy_name: str, minutes: float, eval_every: float, episodes: int, overrides: list[str]) -> dict:
+def run_pair(
+    skill: str, policy_name: str, minutes: float, eval_every: float, episodes: int, overrides: list[str], save: Path | None = None
+) -> dict:
+    """Train one fresh agent under the CPU budget; ``save``: where the agent goes (``.pt``: at the end;
+    ``.best.pt``: at its best evaluation so far), for replaying what it learned."""
     import numpy as np
     import torch
 
@@ -63,14 +68,19 @@ def run_pair(skill: str, policy_name: str, minutes: float, eval_every: float, ep
         point = {"cpu_minutes": state["cpu"] / 60, "steps": step, "success": success, "episode_return": ret, "train_success": train}
         point["eval_return"] = float(np.mean([o["return"] for o in outs]))
         point["alpha"] = state["info"].get("alpha", float("nan"))
+        if "alpha_discrete" in state["info"]:  # learner.categorical: the primitive choice's own coefficient
+            point["alpha_discrete"] = state["info"]["alpha_discrete"]
         calls = outs[0].get("calls")  # the deterministic policy's primitive calls in the first evaluation episode
         if calls is not None:
             point["calls"] = calls
+        if save is not None and success > max((c["success"] for c in curve), default=-1.0):
+            torch.save(policy.state_dict(), save.with_suffix(".best.pt"))
         curve.append(point)
+        alpha_d = f"/{point['alpha_discrete']:.3g}" if "alpha_discrete" in point else ""
         print(
             f"  {skill} {policy_name}: {state['cpu'] / 60:5.1f} CPU-min  {step:7d} steps  success {success:.2f}"
-            f" return {point['eval_return']:.1f} alpha {point['alpha']:.3g}  (training episodes: success {train:.2f}, return {ret:.1f})"
-            + (f"  calls: {' '.join(calls)}" if calls is not None else ""),
+            f" return {point['eval_return']:.1f} alpha {point['alpha']:.3g}{alpha_d}"
+            f"  (training episodes: success {train:.2f}, return {ret:.1f})" + (f"  calls: {' '.join(calls)}" if calls is not None else ""),
             flush=True,
         )
 
@@ -90,6 +100,8 @@ def run_pair(skill: str, policy_name: str, minutes: float, eval_every: float, ep
     with contextlib.suppress(Budget):
         learner.train_task(0, stage_data(cfg, policy, skill, 0, None), 10**9, stage_seed(cfg["seed"], 20_000), on_update=on_update)
     env.close()
+    if save is not None:
+        torch.save(policy.state_dict(), save.with_suffix(".pt"))
     return {
         "skill": skill,
         "policy": policy_name,
@@ -157,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 print(f"{skill} / {pol} / {learner}: {args.minutes} CPU-minutes", flush=True)
                 try:
-                    result = run_pair(skill, pol, args.minutes, args.eval_every, args.episodes, args.override)
+                    result = run_pair(skill, pol, args.minutes, args.eval_every, args.episodes, args.override, path.with_suffix(".pt"))
                 except RobotCLError as e:
                     print(f"rl_skills: {e}", file=sys.stderr)
                     return 2

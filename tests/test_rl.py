@@ -87,6 +87,56 @@ def test_entropy_tuning_moves_each_tasks_alpha_toward_its_target():
     assert high.log_alpha[0] < 0
 
 
+def test_categorical_heads_choose_one_entry_per_group_and_learn_through_the_choice():
+    torch.manual_seed(0)
+    groups = (3, 2)
+    sac = SAC(3, 3 + 2 + 2, 1, SACConfig(hidden=(32, 32), discrete=groups))
+    t = torch.zeros(256, dtype=torch.long)
+    x = sac.inputs(torch.randn(256, 3), t)
+    a, logp, logp_d = sac.actor(x, t, split=True)
+    scores = a[:, :5]
+    assert set(scores.unique().tolist()) == {-1.0, 1.0}  # what the primitive env reads by argmax
+    assert bool(((scores[:, :3] == 1).sum(1) == 1).all()) and bool(((scores[:, 3:] == 1).sum(1) == 1).all())
+    assert torch.all(a[:, 5:].abs() < 1)  # the parameters stay squashed Gaussians
+    logits = sac.actor.net(x, t)[:, :5]
+    expected = sum((torch.softmax(g, -1) * torch.log_softmax(g, -1)).sum(-1) for g in logits.split(groups, -1))
+    assert torch.allclose(logp_d, expected, atol=1e-6)  # minus the exact entropy of the choices
+    total = sac.actor(x, t)[1]
+    assert total.shape == logp.shape == (256,)
+    det, _ = sac.actor(x, t, deterministic=True)
+    assert torch.equal(det[:, :3].argmax(-1), logits[:, :3].argmax(-1))
+    with torch.no_grad():  # sampling follows the probabilities
+        sac.actor.net.heads[0].bias[:3] = torch.tensor([0.0, 0.0, 3.0])
+        sac.actor.net.heads[0].weight[:3] = 0.0
+    share = (sac.actor(x, t)[0][:, :3].argmax(-1) == 2).float().mean()
+    assert abs(float(share) - math.exp(3) / (2 + math.exp(3))) < 0.08
+    # Straight-through gradients: an objective that pays for choosing entry 0 raises entry 0's probability.
+    opt = torch.optim.SGD(sac.actor.parameters(), lr=0.5)
+    p0 = torch.softmax(sac.actor.net(x, t)[:, :3], -1)[:, 0].mean()
+    for _ in range(20):
+        opt.zero_grad()
+        (-sac.actor(x, t)[0][:, 0].mean()).backward()
+        opt.step()
+    assert torch.softmax(sac.actor.net(x, t)[:, :3], -1)[:, 0].mean() > p0 + 0.3
+
+
+def test_categorical_entropy_coefficient_moves_toward_its_own_target():
+    torch.manual_seed(0)
+    cfg = SACConfig(hidden=(32, 32), discrete=(4,))
+    low = SAC(3, 4 + 2, 1, cfg)
+    assert low.target_entropy == -2 and math.isclose(low.target_entropy_d, 0.5 * math.log(4))
+    with torch.no_grad():  # a near-certain choice: entropy ~0, under the target
+        low.actor.net.heads[0].bias[:4] = torch.tensor([20.0, 0.0, 0.0, 0.0])
+    low.update(batch(low))
+    assert low.log_alpha_d[0] > 0
+    high = SAC(3, 4 + 2, 1, SACConfig(hidden=(32, 32), discrete=(4,), discrete_target_entropy=0.0))
+    high.update(batch(high))  # a fresh head is near uniform: entropy ~log 4, above the target 0
+    assert high.log_alpha_d[0] < 0
+    flat = SAC(3, 2, 1, SMALL)  # without categorical heads the coefficient is never trained
+    flat.update(batch(flat))
+    assert flat.log_alpha_d[0] == 0
+
+
 def test_replay_buffer_wraps_and_samples_what_was_added():
     buf = ReplayBuffer(5, 2, 1)
     for i in range(7):
@@ -787,6 +837,28 @@ def test_sac_learner_applies_primitive_switch_and_update_to_data_ratio(switch, r
     assert learner.total_updates == 3 * round(2 * ratio)  # at steps 4, 6 and 8
     scores = learner.buffer.contents(torch.device("cpu"))["act"][:, :N_PRIMS]
     assert len(scores) == 8 and bool((scores.max(1).values == 1.0).all()) == (switch == 1.0)  # tanh scores stay below 1
+
+
+def test_hierarchical_sac_with_categorical_heads_stores_one_hot_choices():
+    from robot_cl.cli import check_overrides
+    from robot_cl.learners import make_learner
+    from robot_cl.rl.primitive_env import ANCHORS, N_PRIMS
+    from robot_cl.run import new_policy, stage_data
+
+    cfg = check_overrides(
+        ["learner=sac", "policy=hierarchical", "curriculum=mini", "curriculum.skills=[press_button]", "learner.hidden=[32,32]"]
+        + ["learner.asynchronous=false", "learner.primitive_env.shared_params=true", "learner.primitive_env.anchors=true"]
+        + ["learner.categorical=true", "learner.primitive_env.max_calls=2", "learner.start_steps=0"]
+        + ["learner.update_after=4", "learner.update_every=2", "learner.batch_size=4"]
+    )
+    policy = new_policy(cfg, 1, torch.device("cpu"), 0)
+    assert policy.sac.actor.discrete == (N_PRIMS, len(ANCHORS))
+    learner = make_learner(cfg["learner"], policy, [], torch.device("cpu"))
+    learner.train_task(0, stage_data(cfg, policy, "press_button", 0, None), 8, seed=0)
+    choices = learner.buffer.contents(torch.device("cpu"))["act"][:, : N_PRIMS + len(ANCHORS)]
+    assert set(choices.unique().tolist()) == {-1.0, 1.0}
+    assert bool(((choices[:, :N_PRIMS] == 1).sum(1) == 1).all()) and bool(((choices[:, N_PRIMS:] == 1).sum(1) == 1).all())
+    assert policy.sac.log_alpha_d[0] != 0  # its coefficient is tuned with the others
 
 
 def test_anchored_positions_follow_the_observed_objects():

@@ -58,12 +58,15 @@ class SACPolicy(Policy):
     def __init__(self, cfg, obs_dim, act_dim, n_tasks, obs_center=None, obs_scale=None):
         # sac_hierarchical acts in primitive space (robot_cl.rl.primitive_env), whatever the arm's action size.
         self.primitive_actions = cfg["name"] == "sac_hierarchical"
+        s = cfg["sac"]
+        discrete: tuple[int, ...] = ()
         if self.primitive_actions:
-            from robot_cl.rl.primitive_env import primitive_action_dim
+            from robot_cl.rl.primitive_env import primitive_action_dim, primitive_choices
 
             act_dim = primitive_action_dim(cfg.get("primitive_env"))
+            if s.get("categorical", False):  # the primitive (and anchor) choice from categorical heads (MAPLE)
+                discrete = primitive_choices(cfg.get("primitive_env"))
         super().__init__(cfg, obs_dim, act_dim, n_tasks, obs_center, obs_scale)
-        s = cfg["sac"]
         self.sac = SAC(
             obs_dim,
             act_dim,
@@ -75,6 +78,8 @@ class SACPolicy(Policy):
                 init_alpha=float(s["init_alpha"]),
                 target_entropy=s.get("target_entropy"),
                 multi_head=bool(cfg.get("per_task_modules", False)),
+                discrete=discrete,
+                discrete_target_entropy=s.get("discrete_target_entropy"),
             ),
         )
 
@@ -116,19 +121,18 @@ class SACPolicy(Policy):
         sac = self.sac
         q_loss = sac.critic_loss(b)
         x = sac.inputs(b["obs"], b["task"])
-        a, logp = sac.actor(x, b["task"])
+        a, logp, logp_d = sac.actor(x, b["task"], split=True)
         q1 = torch.func.functional_call(sac.q1, {n: p.detach() for n, p in sac.q1.named_parameters()}, (x, a, b["task"]))
         q2 = torch.func.functional_call(sac.q2, {n: p.detach() for n, p in sac.q2.named_parameters()}, (x, a, b["task"]))
-        alpha = sac.log_alpha.exp()[b["task"]].detach()
-        pi_loss = (alpha * logp - torch.min(q1, q2)).mean()
-        info = {"q_loss": float(q_loss.detach()), "pi_loss": float(pi_loss.detach()), "entropy": float(-logp.detach().mean())}
+        pi_loss = (sac.entropy_cost(b["task"], logp, logp_d) - torch.min(q1, q2)).mean()
+        info = {"q_loss": float(q_loss.detach()), "pi_loss": float(pi_loss.detach()), "entropy": float(-(logp + logp_d).detach().mean())}
         return q_loss + pi_loss, info
 
     def alpha_loss(self, batch: Data) -> torch.Tensor:
         b = self._normalised(batch[GROUP])
         with torch.no_grad():
-            _, logp = self.sac.actor(self.sac.inputs(b["obs"], b["task"]), b["task"])
-        return self.sac.alpha_loss(b, logp)
+            _, logp, logp_d = self.sac.actor(self.sac.inputs(b["obs"], b["task"]), b["task"], split=True)
+        return self.sac.alpha_loss(b, (logp, logp_d))
 
     def outputs(self, batch: Data) -> dict[str, dict[str, torch.Tensor]]:
         b = self._normalised(batch[GROUP])
@@ -285,7 +289,7 @@ class SACLearner(RLLearner):
 
     name = "sac"
     agent = SACPolicy
-    agent_keys = ("hidden", "gamma", "polyak", "init_alpha", "target_entropy")
+    agent_keys = ("hidden", "gamma", "polyak", "init_alpha", "target_entropy", "categorical", "discrete_target_entropy")
 
     def __init__(self, policy: SACPolicy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
         super().__init__(policy, cfg, plugins, device)
@@ -297,7 +301,7 @@ class SACLearner(RLLearner):
 
     def reset_optimizers(self) -> None:
         self.optimizer = self.make_optimizer()
-        self.alpha_opt = torch.optim.Adam([self.policy.sac.log_alpha], lr=self.lr)
+        self.alpha_opt = torch.optim.Adam([self.policy.sac.log_alpha, self.policy.sac.log_alpha_d], lr=self.lr)
 
     # -- one task ------------------------------------------------------------------------------------
     def train_task(
@@ -385,6 +389,8 @@ class SACLearner(RLLearner):
         self.total_updates += 1
         info["loss"] = float(loss.detach())
         info["alpha"] = float(self.policy.sac.log_alpha.detach().exp().mean())
+        if self.policy.sac.actor.discrete:
+            info["alpha_discrete"] = float(self.policy.sac.log_alpha_d.detach().exp().mean())
         return info
 
     def state_dict(self) -> dict[str, Any]:

@@ -58,6 +58,13 @@ def primitive_action_dim(cfg: dict | None = None) -> int:
     return N_PRIMS + (len(ANCHORS) if cfg.get("anchors", False) else 0) + params
 
 
+def primitive_choices(cfg: dict | None = None) -> tuple[int, ...]:
+    """The discrete choices leading a primitive-space action: the primitive, then with ``anchors`` the
+    anchor (the sizes of the categorical heads of a hybrid actor, ``learner.categorical``)."""
+    cfg = cfg or {}
+    return (N_PRIMS, len(ANCHORS)) if cfg.get("anchors", False) else (N_PRIMS,)
+
+
 def switch_primitives(action: np.ndarray, prob: float, rng: np.random.Generator) -> np.ndarray:
     """Exploration over the discrete part of primitive-space actions (B, dim): with probability ``prob``
     per row a uniformly drawn primitive's score is raised to the top, so that it runs with the policy's

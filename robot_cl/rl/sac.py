@@ -49,22 +49,43 @@ class CWMLP(nn.Module):
 
 
 class Actor(nn.Module):
-    """Squashed Gaussian policy: ``a = tanh(u)``, ``u ~ N(mean(x), std(x))``."""
+    """Squashed Gaussian policy: ``a = tanh(u)``, ``u ~ N(mean(x), std(x))``.
 
-    def __init__(self, in_dim: int, act_dim: int, hidden: tuple[int, ...], n_heads: int = 1) -> None:
+    With ``discrete`` group sizes (a hybrid action, as MAPLE's, Nasiriany et al. 2022), the first
+    ``sum(discrete)`` action values are instead one categorical choice per group, written as scores
+    (+1 for the chosen entry, -1 for the others: what :class:`robot_cl.rl.primitive_env.PrimitiveActionEnv`
+    reads by argmax); the rest stay Gaussian. Gradients reach the choice's logits through the
+    straight-through estimator (one-hot forward, softmax probabilities backward).
+    """
+
+    def __init__(self, in_dim: int, act_dim: int, hidden: tuple[int, ...], n_heads: int = 1, discrete: tuple[int, ...] = ()) -> None:
         super().__init__()
-        self.net = CWMLP(in_dim, 2 * act_dim, hidden, n_heads)
+        self.discrete = tuple(int(k) for k in discrete)
+        self.n_disc = sum(self.discrete)
+        self.n_cont = act_dim - self.n_disc
+        self.net = CWMLP(in_dim, self.n_disc + 2 * self.n_cont, hidden, n_heads)
         self.act_dim = act_dim
 
-    def forward(self, x: torch.Tensor, task: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        """An action in [-1, 1] and its log-probability (change of variables through tanh)."""
-        mean, log_std = self.net(x, task).split(self.act_dim, dim=-1)
+    def forward(self, x: torch.Tensor, task: torch.Tensor, deterministic: bool = False, split: bool = False):
+        """An action in [-1, 1] and its log-probability (change of variables through tanh); with
+        ``split`` the continuous and the discrete terms apart (the discrete term is the *expected*
+        log-probability of each choice, minus its exact entropy: no sampling noise in the entropy)."""
+        logits, mean, log_std = self.net(x, task).split([self.n_disc, self.n_cont, self.n_cont], dim=-1)
         log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
         u = mean if deterministic else mean + log_std.exp() * torch.randn_like(mean)
         logp = (-0.5 * ((u - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
         # log(1 - tanh(u)^2) written stably: 2 * (log 2 - u - softplus(-2u))
         logp = logp - (2 * (math.log(2) - u - nn.functional.softplus(-2 * u))).sum(-1)
-        return torch.tanh(u), logp
+        parts, logp_d = [], torch.zeros_like(logp)
+        for group in logits.split(self.discrete, dim=-1) if self.discrete else ():
+            log_p = torch.log_softmax(group, dim=-1)
+            p = log_p.exp()
+            k = group.argmax(-1) if deterministic else torch.multinomial(p.detach(), 1).squeeze(-1)
+            hard = nn.functional.one_hot(k, group.shape[-1]).to(p.dtype)
+            parts.append(2.0 * (hard + (p - p.detach())) - 1.0)  # exactly +-1 forward
+            logp_d = logp_d + (p * log_p).sum(-1)
+        action = torch.cat([*parts, torch.tanh(u)], dim=-1)
+        return (action, logp, logp_d) if split else (action, logp + logp_d)
 
 
 class Critic(nn.Module):
@@ -138,8 +159,10 @@ class SACConfig:
     gamma: float = 0.99
     polyak: float = 0.995
     init_alpha: float = 1.0
-    target_entropy: float | None = None  # None: -act_dim
+    target_entropy: float | None = None  # None: -act_dim (of the Gaussian part, with ``discrete``)
     multi_head: bool = False
+    discrete: tuple[int, ...] = ()  # categorical groups leading the action (hybrid actor); () = all Gaussian
+    discrete_target_entropy: float | None = None  # None: half of the groups' maximum, 0.5 * sum(log k)
 
 
 class SAC(nn.Module):
@@ -151,14 +174,20 @@ class SAC(nn.Module):
         self.obs_dim, self.act_dim, self.n_tasks = obs_dim, act_dim, n_tasks
         heads = n_tasks if cfg.multi_head else 1
         in_dim = obs_dim + n_tasks  # the task one-hot is part of the input (Continual World)
-        self.actor = Actor(in_dim, act_dim, tuple(cfg.hidden), heads)
+        self.actor = Actor(in_dim, act_dim, tuple(cfg.hidden), heads, cfg.discrete)
         self.q1 = Critic(in_dim, act_dim, tuple(cfg.hidden), heads)
         self.q2 = Critic(in_dim, act_dim, tuple(cfg.hidden), heads)
         self.q1_target, self.q2_target = copy.deepcopy(self.q1), copy.deepcopy(self.q2)
         for p in [*self.q1_target.parameters(), *self.q2_target.parameters()]:
             p.requires_grad_(False)
         self.log_alpha = nn.Parameter(torch.full((n_tasks,), math.log(cfg.init_alpha)))
-        self.target_entropy = -float(act_dim) if cfg.target_entropy is None else float(cfg.target_entropy)
+        n_cont = self.actor.n_cont
+        self.target_entropy = -float(n_cont) if cfg.target_entropy is None else float(cfg.target_entropy)
+        # The categorical choices' own coefficient and target (MAPLE tunes the two parts apart): a
+        # Gaussian's entropy has no floor, a categorical's is in [0, log k], so one target cannot serve both.
+        self.log_alpha_d = nn.Parameter(torch.full((n_tasks,), math.log(cfg.init_alpha)))
+        max_d = sum(math.log(k) for k in cfg.discrete)
+        self.target_entropy_d = 0.5 * max_d if cfg.discrete_target_entropy is None else float(cfg.discrete_target_entropy)
         self.reset_optimizers()
 
     def reset_optimizers(self) -> None:
@@ -166,7 +195,7 @@ class SAC(nn.Module):
         lr = self.cfg.lr
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=lr)
         self.critic_opt = torch.optim.Adam([*self.q1.parameters(), *self.q2.parameters()], lr=lr)
-        self.alpha_opt = torch.optim.Adam([self.log_alpha], lr=lr)
+        self.alpha_opt = torch.optim.Adam([self.log_alpha, self.log_alpha_d], lr=lr)
 
     def inputs(self, obs: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
         return torch.cat([obs, nn.functional.one_hot(task, self.n_tasks).to(obs.dtype)], dim=-1)
@@ -184,26 +213,36 @@ class SAC(nn.Module):
         return a[0] if single else a
 
     # -- the three losses --------------------------------------------------------------------------
+    def entropy_cost(self, task: torch.Tensor, logp: torch.Tensor, logp_d: torch.Tensor) -> torch.Tensor:
+        """alpha * log pi of an action, the categorical part (if any) weighed by its own coefficient
+        (the coefficients are constants here: only :meth:`alpha_loss` trains them)."""
+        alpha, alpha_d = self.log_alpha.detach().exp()[task], self.log_alpha_d.detach().exp()[task]
+        return alpha * logp + alpha_d * logp_d
+
     def critic_loss(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
         x, x2 = self.inputs(b["obs"], b["task"]), self.inputs(b["next_obs"], b["task"])
         with torch.no_grad():
-            a2, logp2 = self.actor(x2, b["task"])
-            alpha = self.log_alpha.exp()[b["task"]]
-            q_next = torch.min(self.q1_target(x2, a2, b["task"]), self.q2_target(x2, a2, b["task"])) - alpha * logp2
+            a2, logp2, logp2_d = self.actor(x2, b["task"], split=True)
+            q_next = torch.min(self.q1_target(x2, a2, b["task"]), self.q2_target(x2, a2, b["task"]))
+            q_next = q_next - self.entropy_cost(b["task"], logp2, logp2_d)
             target = b["rew"] + self.cfg.gamma * (1.0 - b["done"]) * q_next
         return ((self.q1(x, b["act"], b["task"]) - target) ** 2).mean() + ((self.q2(x, b["act"], b["task"]) - target) ** 2).mean()
 
-    def actor_loss(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
-        """Policy loss and the log-probabilities of its actions (reused by the entropy loss)."""
+    def actor_loss(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        """Policy loss and the log-probabilities of its actions, Gaussian and categorical parts (reused by the entropy loss)."""
         x = self.inputs(b["obs"], b["task"])
-        a, logp = self.actor(x, b["task"])
+        a, logp, logp_d = self.actor(x, b["task"], split=True)
         q = torch.min(self.q1(x, a, b["task"]), self.q2(x, a, b["task"]))
-        alpha = self.log_alpha.exp()[b["task"]].detach()
-        return (alpha * logp - q).mean(), logp
+        return (self.entropy_cost(b["task"], logp, logp_d) - q).mean(), (logp, logp_d)
 
-    def alpha_loss(self, b: dict[str, torch.Tensor], logp: torch.Tensor) -> torch.Tensor:
-        """Raises a task's alpha while its policy's entropy (-logp) is under the target, lowers it above."""
-        return -(self.log_alpha[b["task"]] * (logp.detach() + self.target_entropy)).mean()
+    def alpha_loss(self, b: dict[str, torch.Tensor], logp: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        """Raises a task's alpha while its policy's entropy (-logp) is under the target, lowers it above;
+        the categorical part's coefficient likewise towards its own target."""
+        logp_c, logp_d = logp
+        loss = -(self.log_alpha[b["task"]] * (logp_c.detach() + self.target_entropy)).mean()
+        if self.actor.discrete:
+            loss = loss - (self.log_alpha_d[b["task"]] * (logp_d.detach() + self.target_entropy_d)).mean()
+        return loss
 
     def update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
         """One SAC step: critics, actor (critics held fixed), entropy coefficients, then the target critics."""
@@ -227,7 +266,7 @@ class SAC(nn.Module):
         self.alpha_opt.step()
 
         self.polyak_update()
-        losses = {"q_loss": q_loss, "pi_loss": pi_loss, "alpha_loss": a_loss, "entropy": -logp.mean()}
+        losses = {"q_loss": q_loss, "pi_loss": pi_loss, "alpha_loss": a_loss, "entropy": -(logp[0] + logp[1]).mean()}
         return {k: float(v.detach()) for k, v in losses.items()}
 
     @torch.no_grad()
