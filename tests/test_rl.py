@@ -87,7 +87,7 @@ def test_entropy_tuning_moves_each_tasks_alpha_toward_its_target():
     assert high.log_alpha[0] < 0
 
 
-def test_categorical_heads_choose_one_entry_per_group_and_learn_through_the_choice():
+def test_categorical_heads_choose_one_entry_per_group_and_learn_the_expected_q():
     torch.manual_seed(0)
     groups = (3, 2)
     sac = SAC(3, 3 + 2 + 2, 1, SACConfig(hidden=(32, 32), discrete=groups))
@@ -110,14 +110,21 @@ def test_categorical_heads_choose_one_entry_per_group_and_learn_through_the_choi
         sac.actor.net.heads[0].weight[:3] = 0.0
     share = (sac.actor(x, t)[0][:, :3].argmax(-1) == 2).float().mean()
     assert abs(float(share) - math.exp(3) / (2 + math.exp(3))) < 0.08
-    # Straight-through gradients: an objective that pays for choosing entry 0 raises entry 0's probability.
-    opt = torch.optim.SGD(sac.actor.parameters(), lr=0.5)
-    p0 = torch.softmax(sac.actor.net(x, t)[:, :3], -1)[:, 0].mean()
-    for _ in range(20):
+    # The policy loss takes the exact expectation over each group's entries: against a critic that pays
+    # for entry 0 of the first group (and is indifferent to the second), entry 0's probability rises.
+    def q(x, a, t):
+        return 5.0 * a[:, 0]
+
+    loss, _, logp_d = sac.policy_loss(x, t, q)
+    assert torch.allclose(logp_d, sac.actor(x, t, split=True)[2], atol=1e-6)
+    opt = torch.optim.SGD(sac.actor.parameters(), lr=0.1)
+    probs = lambda: torch.softmax(sac.actor.net(x, t)[:, :5].split(groups, -1)[0], -1).mean(0)  # noqa: E731
+    before = probs()
+    for _ in range(10):
         opt.zero_grad()
-        (-sac.actor(x, t)[0][:, 0].mean()).backward()
+        sac.policy_loss(x, t, q)[0].backward()
         opt.step()
-    assert torch.softmax(sac.actor.net(x, t)[:, :3], -1)[:, 0].mean() > p0 + 0.3
+    assert probs()[0] > before[0] + 0.3
 
 
 def test_categorical_entropy_coefficient_moves_toward_its_own_target():

@@ -121,10 +121,12 @@ class SACPolicy(Policy):
         sac = self.sac
         q_loss = sac.critic_loss(b)
         x = sac.inputs(b["obs"], b["task"])
-        a, logp, logp_d = sac.actor(x, b["task"], split=True)
-        q1 = torch.func.functional_call(sac.q1, {n: p.detach() for n, p in sac.q1.named_parameters()}, (x, a, b["task"]))
-        q2 = torch.func.functional_call(sac.q2, {n: p.detach() for n, p in sac.q2.named_parameters()}, (x, a, b["task"]))
-        pi_loss = (sac.entropy_cost(b["task"], logp, logp_d) - torch.min(q1, q2)).mean()
+        fixed = [{n: p.detach() for n, p in net.named_parameters()} for net in (sac.q1, sac.q2)]
+
+        def q(x: torch.Tensor, a: torch.Tensor, t: torch.Tensor) -> torch.Tensor:  # the critics as constants
+            return torch.min(*(torch.func.functional_call(net, w, (x, a, t)) for net, w in zip((sac.q1, sac.q2), fixed)))
+
+        pi_loss, logp, logp_d = sac.policy_loss(x, b["task"], q)
         info = {"q_loss": float(q_loss.detach()), "pi_loss": float(pi_loss.detach()), "entropy": float(-(logp + logp_d).detach().mean())}
         return q_loss + pi_loss, info
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import copy
 import itertools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,8 +55,8 @@ class Actor(nn.Module):
     With ``discrete`` group sizes (a hybrid action, as MAPLE's, Nasiriany et al. 2022), the first
     ``sum(discrete)`` action values are instead one categorical choice per group, written as scores
     (+1 for the chosen entry, -1 for the others: what :class:`robot_cl.rl.primitive_env.PrimitiveActionEnv`
-    reads by argmax); the rest stay Gaussian. Gradients reach the choice's logits through the
-    straight-through estimator (one-hot forward, softmax probabilities backward).
+    reads by argmax); the rest stay Gaussian. :meth:`SAC.policy_loss` trains the choices' logits
+    with the exact expectation over each group's entries (as discrete SAC does, Christodoulou 2019).
     """
 
     def __init__(self, in_dim: int, act_dim: int, hidden: tuple[int, ...], n_heads: int = 1, discrete: tuple[int, ...] = ()) -> None:
@@ -66,25 +67,29 @@ class Actor(nn.Module):
         self.net = CWMLP(in_dim, self.n_disc + 2 * self.n_cont, hidden, n_heads)
         self.act_dim = act_dim
 
-    def forward(self, x: torch.Tensor, task: torch.Tensor, deterministic: bool = False, split: bool = False):
-        """An action in [-1, 1] and its log-probability (change of variables through tanh); with
-        ``split`` the continuous and the discrete terms apart (the discrete term is the *expected*
-        log-probability of each choice, minus its exact entropy: no sampling noise in the entropy)."""
+    def sample(self, x: torch.Tensor, task: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor, list]:
+        """An action in [-1, 1], the Gaussian part's log-probability (change of variables through
+        tanh) and, per categorical group, its log-probabilities (B, k)."""
         logits, mean, log_std = self.net(x, task).split([self.n_disc, self.n_cont, self.n_cont], dim=-1)
         log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
         u = mean if deterministic else mean + log_std.exp() * torch.randn_like(mean)
         logp = (-0.5 * ((u - mean) / log_std.exp()) ** 2 - log_std - 0.5 * math.log(2 * math.pi)).sum(-1)
         # log(1 - tanh(u)^2) written stably: 2 * (log 2 - u - softplus(-2u))
         logp = logp - (2 * (math.log(2) - u - nn.functional.softplus(-2 * u))).sum(-1)
-        parts, logp_d = [], torch.zeros_like(logp)
+        parts, log_ps = [], []
         for group in logits.split(self.discrete, dim=-1) if self.discrete else ():
             log_p = torch.log_softmax(group, dim=-1)
-            p = log_p.exp()
-            k = group.argmax(-1) if deterministic else torch.multinomial(p.detach(), 1).squeeze(-1)
-            hard = nn.functional.one_hot(k, group.shape[-1]).to(p.dtype)
-            parts.append(2.0 * (hard + (p - p.detach())) - 1.0)  # exactly +-1 forward
-            logp_d = logp_d + (p * log_p).sum(-1)
-        action = torch.cat([*parts, torch.tanh(u)], dim=-1)
+            k = group.argmax(-1) if deterministic else torch.multinomial(log_p.detach().exp(), 1).squeeze(-1)
+            parts.append(2.0 * nn.functional.one_hot(k, group.shape[-1]).to(u.dtype) - 1.0)
+            log_ps.append(log_p)
+        return torch.cat([*parts, torch.tanh(u)], dim=-1), logp, log_ps
+
+    def forward(self, x: torch.Tensor, task: torch.Tensor, deterministic: bool = False, split: bool = False):
+        """An action and its log-probability; with ``split`` the Gaussian and the categorical terms
+        apart (the categorical term is each choice's *expected* log-probability, minus its exact
+        entropy: no sampling noise in the entropy)."""
+        action, logp, log_ps = self.sample(x, task, deterministic)
+        logp_d = sum(((lp.exp() * lp).sum(-1) for lp in log_ps), torch.zeros_like(logp))
         return (action, logp, logp_d) if split else (action, logp + logp_d)
 
 
@@ -228,12 +233,38 @@ class SAC(nn.Module):
             target = b["rew"] + self.cfg.gamma * (1.0 - b["done"]) * q_next
         return ((self.q1(x, b["act"], b["task"]) - target) ** 2).mean() + ((self.q2(x, b["act"], b["task"]) - target) ** 2).mean()
 
+    def policy_loss(self, x: torch.Tensor, task: torch.Tensor, q: Callable) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The actor's loss on inputs ``x`` against ``q(x, a, task)`` (critics the caller holds fixed),
+        with the Gaussian and categorical log-probabilities. The Gaussian part is reparameterised
+        through the sampled action; each categorical group's logits get the exact expectation
+        ``sum_k p_k (alpha_d log p_k - Q(s, a with entry k))``, the other parts as sampled."""
+        a, logp, log_ps = self.actor.sample(x, task)
+        loss = self.entropy_cost(task, logp, torch.zeros_like(logp)) - q(x, a, task)
+        logp_d = torch.zeros_like(logp)
+        if log_ps:
+            n, start, variants = len(x), 0, []
+            for lp in log_ps:  # every entry of every group, the rest of the action as sampled
+                k = lp.shape[-1]
+                v = a.detach().repeat(k, 1)  # entry-major: rows j*n .. (j+1)*n - 1 choose entry j
+                v[:, start : start + k] = -1.0
+                v[torch.arange(k * n), start + torch.arange(k).repeat_interleave(n)] = 1.0
+                variants.append(v)
+                start += k
+            with torch.no_grad():
+                reps = start  # sum of the group sizes
+                qs = q(x.repeat(reps, 1), torch.cat(variants), task.repeat(reps)).view(reps, n).T  # (n, entries)
+            alpha_d = self.log_alpha_d.detach().exp()[task]
+            for lp, q_k in zip(log_ps, qs.split([lp.shape[-1] for lp in log_ps], dim=-1)):
+                p = lp.exp()
+                loss = loss + (p * (alpha_d[:, None] * lp - q_k)).sum(-1)
+                logp_d = logp_d + (p * lp).sum(-1)
+        return loss.mean(), logp, logp_d
+
     def actor_loss(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
         """Policy loss and the log-probabilities of its actions, Gaussian and categorical parts (reused by the entropy loss)."""
         x = self.inputs(b["obs"], b["task"])
-        a, logp, logp_d = self.actor(x, b["task"], split=True)
-        q = torch.min(self.q1(x, a, b["task"]), self.q2(x, a, b["task"]))
-        return (self.entropy_cost(b["task"], logp, logp_d) - q).mean(), (logp, logp_d)
+        loss, logp, logp_d = self.policy_loss(x, b["task"], lambda x, a, t: torch.min(self.q1(x, a, t), self.q2(x, a, t)))
+        return loss, (logp, logp_d)
 
     def alpha_loss(self, b: dict[str, torch.Tensor], logp: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         """Raises a task's alpha while its policy's entropy (-logp) is under the target, lowers it above;
