@@ -21,7 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from robot_cl.errors import ConfigError, RobotCLError, choices
 from robot_cl.paths import CONFIGS_DIR
 
-GROUPS = ("curriculum", "policy", "learner", "strategy", "sim", "eval")
+GROUPS = ("curriculum", "policy", "learner", "strategy", "sim", "eval", "experiment")
 
 
 def strategy_name(plugins) -> str:

@@ -87,10 +87,11 @@ def test_entropy_tuning_moves_each_tasks_alpha_toward_its_target():
     assert high.log_alpha[0] < 0
 
 
-def test_categorical_heads_choose_one_entry_per_group_and_learn_the_expected_q():
+@pytest.mark.parametrize("gradient", ["straight_through", "expectation"])
+def test_categorical_heads_choose_one_entry_per_group_and_learn_from_the_critic(gradient):
     torch.manual_seed(0)
     groups = (3, 2)
-    sac = SAC(3, 3 + 2 + 2, 1, SACConfig(hidden=(32, 32), discrete=groups))
+    sac = SAC(3, 3 + 2 + 2, 1, SACConfig(hidden=(32, 32), discrete=groups, discrete_gradient=gradient))
     t = torch.zeros(256, dtype=torch.long)
     x = sac.inputs(torch.randn(256, 3), t)
     a, logp, logp_d = sac.actor(x, t, split=True)
@@ -110,12 +111,13 @@ def test_categorical_heads_choose_one_entry_per_group_and_learn_the_expected_q()
         sac.actor.net.heads[0].weight[:3] = 0.0
     share = (sac.actor(x, t)[0][:, :3].argmax(-1) == 2).float().mean()
     assert abs(float(share) - math.exp(3) / (2 + math.exp(3))) < 0.08
-    # The policy loss takes the exact expectation over each group's entries: against a critic that pays
-    # for entry 0 of the first group (and is indifferent to the second), entry 0's probability rises.
+
+    # Against a critic that pays for entry 0 of the first group (and is indifferent to the second),
+    # entry 0's probability rises, through the sampled one-hot scores or the exact expectation.
     def q(x, a, t):
         return 5.0 * a[:, 0]
 
-    loss, _, logp_d = sac.policy_loss(x, t, q)
+    _, _, logp_d = sac.policy_loss(x, t, q)
     assert torch.allclose(logp_d, sac.actor(x, t, split=True)[2], atol=1e-6)
     opt = torch.optim.SGD(sac.actor.parameters(), lr=0.1)
     probs = lambda: torch.softmax(sac.actor.net(x, t)[:, :5].split(groups, -1)[0], -1).mean(0)  # noqa: E731
@@ -846,6 +848,16 @@ def test_sac_learner_applies_primitive_switch_and_update_to_data_ratio(switch, r
     assert len(scores) == 8 and bool((scores.max(1).values == 1.0).all()) == (switch == 1.0)  # tanh scores stay below 1
 
 
+def test_an_unknown_discrete_gradient_is_a_one_line_error():
+    from robot_cl.cli import check_overrides
+    from robot_cl.errors import ConfigError
+    from robot_cl.run import new_policy
+
+    cfg = check_overrides(["learner=sac", "policy=hierarchical", "curriculum=mini", "learner.discrete_gradient=gumbel"])
+    with pytest.raises(ConfigError, match=r"unknown learner\.discrete_gradient 'gumbel'; valid: straight_through, expectation"):
+        new_policy(cfg, 2, torch.device("cpu"), 0)
+
+
 def test_hierarchical_sac_with_categorical_heads_stores_one_hot_choices():
     from robot_cl.cli import check_overrides
     from robot_cl.learners import make_learner
@@ -913,3 +925,21 @@ def test_anchors_on_a_task_without_entity_slots_is_a_one_line_error():
 
     with pytest.raises(ConfigError, match="anchors needs a household skill"):
         PrimitiveActionEnv(gym.make("Pendulum-v1"), anchors=True)
+
+
+def test_rl_household_experiment_preset_composes_the_passing_primitive_space():
+    from robot_cl.cli import check_overrides
+    from robot_cl.errors import ConfigError
+
+    cfg = check_overrides(["+experiment=rl_household", "strategy=ewc", "seed=2"])
+    assert (cfg["curriculum"]["name"], cfg["policy"]["name"], cfg["learner"]["name"]) == ("household_rl", "hierarchical", "sac")
+    assert cfg["learner"]["categorical"] is True and cfg["learner"]["steps"] == 20000  # the rest: learner=sac's defaults
+    assert {k: cfg["learner"]["primitive_env"][k] for k in ("shared_params", "anchors", "anchor_range")} == {
+        "shared_params": True,
+        "anchors": True,
+        "anchor_range": 0.05,
+    }
+    assert cfg["run_name"] == "rl_household-ewc-s2"
+    assert check_overrides(["+experiment=rl_household", "learner.categorical=false"])["learner"]["categorical"] is False
+    with pytest.raises(ConfigError, match="unknown experiment 'rl_hosuehold'; valid: rl_household"):
+        check_overrides(["+experiment=rl_hosuehold"])

@@ -42,7 +42,7 @@ from torch import nn
 from robot_cl.errors import ConfigError
 from robot_cl.policies import MaskedLinear, Policy, register_policy
 from robot_cl.rl.primitive_env import switch_primitives
-from robot_cl.rl.sac import SAC, ReplayBuffer, SACConfig
+from robot_cl.rl.sac import DISCRETE_GRADIENTS, SAC, ReplayBuffer, SACConfig
 from robot_cl.rl.vec import step_success, true_next_obs, vectorise
 from robot_cl.strategies import Data, Plugin
 from robot_cl.strategies.base import hooked_step, to_device
@@ -66,6 +66,9 @@ class SACPolicy(Policy):
             act_dim = primitive_action_dim(cfg.get("primitive_env"))
             if s.get("categorical", False):  # the primitive (and anchor) choice from categorical heads (MAPLE)
                 discrete = primitive_choices(cfg.get("primitive_env"))
+        gradient = s.get("discrete_gradient", "straight_through")
+        if gradient not in DISCRETE_GRADIENTS:
+            raise ConfigError(f"unknown learner.discrete_gradient {gradient!r}; valid: {', '.join(DISCRETE_GRADIENTS)}")
         super().__init__(cfg, obs_dim, act_dim, n_tasks, obs_center, obs_scale)
         self.sac = SAC(
             obs_dim,
@@ -80,6 +83,7 @@ class SACPolicy(Policy):
                 multi_head=bool(cfg.get("per_task_modules", False)),
                 discrete=discrete,
                 discrete_target_entropy=s.get("discrete_target_entropy"),
+                discrete_gradient=gradient,
             ),
         )
 
@@ -291,7 +295,10 @@ class SACLearner(RLLearner):
 
     name = "sac"
     agent = SACPolicy
-    agent_keys = ("hidden", "gamma", "polyak", "init_alpha", "target_entropy", "categorical", "discrete_target_entropy")
+    agent_keys = (
+        *("hidden", "gamma", "polyak", "init_alpha", "target_entropy"),
+        *("categorical", "discrete_target_entropy", "discrete_gradient"),
+    )
 
     def __init__(self, policy: SACPolicy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
         super().__init__(policy, cfg, plugins, device)

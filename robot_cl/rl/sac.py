@@ -25,6 +25,7 @@ from torch import nn
 from robot_cl.policies import MaskedLinear
 
 LOG_STD_MIN, LOG_STD_MAX = -20.0, 2.0
+DISCRETE_GRADIENTS = ("straight_through", "expectation")  # how categorical choices learn (SAC.policy_loss)
 
 
 class CWMLP(nn.Module):
@@ -56,7 +57,8 @@ class Actor(nn.Module):
     ``sum(discrete)`` action values are instead one categorical choice per group, written as scores
     (+1 for the chosen entry, -1 for the others: what :class:`robot_cl.rl.primitive_env.PrimitiveActionEnv`
     reads by argmax); the rest stay Gaussian. :meth:`SAC.policy_loss` trains the choices' logits
-    with the exact expectation over each group's entries (as discrete SAC does, Christodoulou 2019).
+    straight through the sampled one-hot scores, or with the exact expectation over each group's
+    entries (as discrete SAC does, Christodoulou 2019): ``SACConfig.discrete_gradient``.
     """
 
     def __init__(self, in_dim: int, act_dim: int, hidden: tuple[int, ...], n_heads: int = 1, discrete: tuple[int, ...] = ()) -> None:
@@ -67,9 +69,12 @@ class Actor(nn.Module):
         self.net = CWMLP(in_dim, self.n_disc + 2 * self.n_cont, hidden, n_heads)
         self.act_dim = act_dim
 
-    def sample(self, x: torch.Tensor, task: torch.Tensor, deterministic: bool = False) -> tuple[torch.Tensor, torch.Tensor, list]:
+    def sample(
+        self, x: torch.Tensor, task: torch.Tensor, deterministic: bool = False, straight_through: bool = False
+    ) -> tuple[torch.Tensor, torch.Tensor, list]:
         """An action in [-1, 1], the Gaussian part's log-probability (change of variables through
-        tanh) and, per categorical group, its log-probabilities (B, k)."""
+        tanh) and, per categorical group, its log-probabilities (B, k). With ``straight_through`` the
+        choices' scores carry the softmax's gradient (one-hot forward, probabilities backward)."""
         logits, mean, log_std = self.net(x, task).split([self.n_disc, self.n_cont, self.n_cont], dim=-1)
         log_std = log_std.clamp(LOG_STD_MIN, LOG_STD_MAX)
         u = mean if deterministic else mean + log_std.exp() * torch.randn_like(mean)
@@ -80,7 +85,11 @@ class Actor(nn.Module):
         for group in logits.split(self.discrete, dim=-1) if self.discrete else ():
             log_p = torch.log_softmax(group, dim=-1)
             k = group.argmax(-1) if deterministic else torch.multinomial(log_p.detach().exp(), 1).squeeze(-1)
-            parts.append(2.0 * nn.functional.one_hot(k, group.shape[-1]).to(u.dtype) - 1.0)
+            hard = nn.functional.one_hot(k, group.shape[-1]).to(u.dtype)
+            if straight_through:
+                p = log_p.exp()
+                hard = hard + (p - p.detach())  # exactly the one-hot forward
+            parts.append(2.0 * hard - 1.0)
             log_ps.append(log_p)
         return torch.cat([*parts, torch.tanh(u)], dim=-1), logp, log_ps
 
@@ -168,6 +177,7 @@ class SACConfig:
     multi_head: bool = False
     discrete: tuple[int, ...] = ()  # categorical groups leading the action (hybrid actor); () = all Gaussian
     discrete_target_entropy: float | None = None  # None: half of the groups' maximum, 0.5 * sum(log k)
+    discrete_gradient: str = "straight_through"  # or "expectation" (DISCRETE_GRADIENTS)
 
 
 class SAC(nn.Module):
@@ -236,28 +246,29 @@ class SAC(nn.Module):
     def policy_loss(self, x: torch.Tensor, task: torch.Tensor, q: Callable) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """The actor's loss on inputs ``x`` against ``q(x, a, task)`` (critics the caller holds fixed),
         with the Gaussian and categorical log-probabilities. The Gaussian part is reparameterised
-        through the sampled action; each categorical group's logits get the exact expectation
-        ``sum_k p_k (alpha_d log p_k - Q(s, a with entry k))``, the other parts as sampled."""
-        a, logp, log_ps = self.actor.sample(x, task)
+        through the sampled action. Categorical groups (``discrete_gradient``): ``straight_through``
+        lets Q's gradient reach the logits through the sampled one-hot scores; ``expectation`` gives
+        each group's logits the exact ``sum_k p_k (alpha_d log p_k - Q(s, a with entry k))``, the other
+        parts as sampled (one critic pass per entry of every group)."""
+        exact = self.cfg.discrete_gradient == "expectation"
+        a, logp, log_ps = self.actor.sample(x, task, straight_through=not exact)
+        logp_d = sum(((lp.exp() * lp).sum(-1) for lp in log_ps), torch.zeros_like(logp))
+        if not (log_ps and exact):
+            return (self.entropy_cost(task, logp, logp_d) - q(x, a, task)).mean(), logp, logp_d
         loss = self.entropy_cost(task, logp, torch.zeros_like(logp)) - q(x, a, task)
-        logp_d = torch.zeros_like(logp)
-        if log_ps:
-            n, start, variants = len(x), 0, []
-            for lp in log_ps:  # every entry of every group, the rest of the action as sampled
-                k = lp.shape[-1]
-                v = a.detach().repeat(k, 1)  # entry-major: rows j*n .. (j+1)*n - 1 choose entry j
-                v[:, start : start + k] = -1.0
-                v[torch.arange(k * n), start + torch.arange(k).repeat_interleave(n)] = 1.0
-                variants.append(v)
-                start += k
-            with torch.no_grad():
-                reps = start  # sum of the group sizes
-                qs = q(x.repeat(reps, 1), torch.cat(variants), task.repeat(reps)).view(reps, n).T  # (n, entries)
-            alpha_d = self.log_alpha_d.detach().exp()[task]
-            for lp, q_k in zip(log_ps, qs.split([lp.shape[-1] for lp in log_ps], dim=-1)):
-                p = lp.exp()
-                loss = loss + (p * (alpha_d[:, None] * lp - q_k)).sum(-1)
-                logp_d = logp_d + (p * lp).sum(-1)
+        n, start, variants = len(x), 0, []
+        for lp in log_ps:  # every entry of every group, the rest of the action as sampled
+            k = lp.shape[-1]
+            v = a.detach().repeat(k, 1)  # entry-major: rows j*n .. (j+1)*n - 1 choose entry j
+            v[:, start : start + k] = -1.0
+            v[torch.arange(k * n), start + torch.arange(k).repeat_interleave(n)] = 1.0
+            variants.append(v)
+            start += k
+        with torch.no_grad():
+            qs = q(x.repeat(start, 1), torch.cat(variants), task.repeat(start)).view(start, n).T  # (n, entries)
+        alpha_d = self.log_alpha_d.detach().exp()[task]
+        for lp, q_k in zip(log_ps, qs.split([lp.shape[-1] for lp in log_ps], dim=-1)):
+            loss = loss + (lp.exp() * (alpha_d[:, None] * lp - q_k)).sum(-1)
         return loss.mean(), logp, logp_d
 
     def actor_loss(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
