@@ -194,6 +194,7 @@ class RLLearner:
     budget_key = "steps"  # environment steps per stage (curves, recovery and the progress bar count them)
     agent: ClassVar[type[Policy]]
     agent_keys: ClassVar[tuple[str, ...]]
+    agent_defaults: ClassVar[dict[str, Any]] = {}  # agent keys a learner config may leave out
 
     def __init__(self, policy: Policy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
         if not isinstance(policy, self.agent):
@@ -213,7 +214,9 @@ class RLLearner:
         name = policy_cfg.get("name")
         if name not in ("flat", "hierarchical"):
             raise ConfigError(f"learner={cls.name} trains policy=flat or policy=hierarchical; got policy={name}; valid: flat, hierarchical")
-        out = {**policy_cfg, "name": f"{cls.name}_{name}", cls.name: {k: learner_cfg[k] for k in cls.agent_keys}}
+        # Optional keys (added after the first configs were written) fall back to their defaults.
+        agent = {k: learner_cfg[k] if k in learner_cfg else cls.agent_defaults[k] for k in cls.agent_keys}
+        out = {**policy_cfg, "name": f"{cls.name}_{name}", cls.name: agent}
         if name == "hierarchical":  # actions are primitive calls: see robot_cl.rl.primitive_env
             out["primitive_env"] = dict(learner_cfg["primitive_env"])
         return out
@@ -299,6 +302,7 @@ class SACLearner(RLLearner):
         *("hidden", "gamma", "polyak", "init_alpha", "target_entropy"),
         *("categorical", "discrete_target_entropy", "discrete_gradient"),
     )
+    agent_defaults = {"categorical": False, "discrete_target_entropy": None, "discrete_gradient": "straight_through"}
 
     def __init__(self, policy: SACPolicy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
         super().__init__(policy, cfg, plugins, device)
