@@ -66,7 +66,7 @@ class SACPolicy(Policy):
             act_dim = primitive_action_dim(cfg.get("primitive_env"))
             if s.get("categorical", False):  # the primitive (and anchor) choice from categorical heads (MAPLE)
                 discrete = primitive_choices(cfg.get("primitive_env"))
-        gradient = s.get("discrete_gradient", "straight_through")
+        gradient = s.get("discrete_gradient", SACConfig.discrete_gradient)
         if gradient not in DISCRETE_GRADIENTS:
             raise ConfigError(f"unknown learner.discrete_gradient {gradient!r}; valid: {', '.join(DISCRETE_GRADIENTS)}")
         super().__init__(cfg, obs_dim, act_dim, n_tasks, obs_center, obs_scale)
@@ -302,7 +302,11 @@ class SACLearner(RLLearner):
         *("hidden", "gamma", "polyak", "init_alpha", "target_entropy"),
         *("categorical", "discrete_target_entropy", "discrete_gradient"),
     )
-    agent_defaults = {"categorical": False, "discrete_target_entropy": None, "discrete_gradient": "straight_through"}
+    agent_defaults = {
+        "categorical": False,
+        "discrete_target_entropy": SACConfig.discrete_target_entropy,
+        "discrete_gradient": SACConfig.discrete_gradient,
+    }
 
     def __init__(self, policy: SACPolicy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
         super().__init__(policy, cfg, plugins, device)

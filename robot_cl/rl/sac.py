@@ -50,6 +50,15 @@ class CWMLP(nn.Module):
         return out[torch.arange(len(x), device=x.device), task]
 
 
+def expected_log_prob(log_ps: list[torch.Tensor], like: torch.Tensor) -> torch.Tensor:
+    """Sum over categorical groups of each choice's expected log-probability ``sum_k p_k log p_k``
+    (minus its exact entropy); zeros shaped like ``like`` without groups."""
+    out = torch.zeros_like(like)
+    for lp in log_ps:
+        out = out + (lp.exp() * lp).sum(-1)
+    return out
+
+
 class Actor(nn.Module):
     """Squashed Gaussian policy: ``a = tanh(u)``, ``u ~ N(mean(x), std(x))``.
 
@@ -98,8 +107,9 @@ class Actor(nn.Module):
         apart (the categorical term is each choice's *expected* log-probability, minus its exact
         entropy: no sampling noise in the entropy)."""
         action, logp, log_ps = self.sample(x, task, deterministic)
-        logp_d = sum(((lp.exp() * lp).sum(-1) for lp in log_ps), torch.zeros_like(logp))
-        return (action, logp, logp_d) if split else (action, logp + logp_d)
+        if not split:
+            return action, (logp + expected_log_prob(log_ps, logp)) if log_ps else logp
+        return action, logp, expected_log_prob(log_ps, logp)
 
 
 class Critic(nn.Module):
@@ -231,8 +241,10 @@ class SAC(nn.Module):
     def entropy_cost(self, task: torch.Tensor, logp: torch.Tensor, logp_d: torch.Tensor) -> torch.Tensor:
         """alpha * log pi of an action, the categorical part (if any) weighed by its own coefficient
         (the coefficients are constants here: only :meth:`alpha_loss` trains them)."""
-        alpha, alpha_d = self.log_alpha.detach().exp()[task], self.log_alpha_d.detach().exp()[task]
-        return alpha * logp + alpha_d * logp_d
+        cost = self.log_alpha.detach().exp()[task] * logp
+        if not self.actor.discrete:  # logp_d is zero: keep the all-Gaussian update as lean as before
+            return cost
+        return cost + self.log_alpha_d.detach().exp()[task] * logp_d
 
     def critic_loss(self, b: dict[str, torch.Tensor]) -> torch.Tensor:
         x, x2 = self.inputs(b["obs"], b["task"]), self.inputs(b["next_obs"], b["task"])
@@ -252,7 +264,7 @@ class SAC(nn.Module):
         parts as sampled (one critic pass per entry of every group)."""
         exact = self.cfg.discrete_gradient == "expectation"
         a, logp, log_ps = self.actor.sample(x, task, straight_through=not exact)
-        logp_d = sum(((lp.exp() * lp).sum(-1) for lp in log_ps), torch.zeros_like(logp))
+        logp_d = expected_log_prob(log_ps, logp)
         if not (log_ps and exact):
             return (self.entropy_cost(task, logp, logp_d) - q(x, a, task)).mean(), logp, logp_d
         loss = self.entropy_cost(task, logp, torch.zeros_like(logp)) - q(x, a, task)
