@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from robot_cl.cache import atomic_write
 from robot_cl.errors import RobotCLError
 
 PATTERN = re.compile(r"stage_(\d+)\.pt$")
@@ -24,16 +24,7 @@ def stage_path(directory: Path, stage: int) -> Path:
 
 def save(directory: Path, stage: int, state: dict[str, Any]) -> Path:
     """Write ``state`` for ``stage`` atomically (temporary file, fsync, rename)."""
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    path = stage_path(directory, stage)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        torch.save(state, f)
-        f.flush()
-        os.fsync(f.fileno())
-    tmp.replace(path)
-    return path
+    return atomic_write(stage_path(directory, stage), lambda f: torch.save(state, f), durable=True)
 
 
 def available(directory: Path) -> list[int]:

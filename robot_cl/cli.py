@@ -22,6 +22,15 @@ from robot_cl.errors import ConfigError, RobotCLError, choices
 from robot_cl.paths import CONFIGS_DIR
 
 GROUPS = ("curriculum", "policy", "learner", "strategy", "sim", "eval", "experiment")
+# Keys already spelt out in the run name: a sweep over them needs no suffix on the run folder.
+NAME_KEYS = ("curriculum", "policy", "learner", "strategy", "seed")
+# Hydra launchers that come from optional extras: the one-line hint when one is not installed.
+LAUNCHER_EXTRAS = {
+    "joblib": ("hydra_plugins.hydra_joblib_launcher", "hydra-joblib-launcher"),
+    "submitit_local": ("hydra_plugins.hydra_submitit_launcher", "robot_cl[slurm]"),
+    "submitit_slurm": ("hydra_plugins.hydra_submitit_launcher", "robot_cl[slurm]"),
+    "ray": ("hydra_plugins.hydra_ray_launcher", "robot_cl[ray]"),
+}
 
 
 def strategy_name(plugins) -> str:
@@ -30,9 +39,15 @@ def strategy_name(plugins) -> str:
     return "+".join(names) if names else "none"
 
 
+def sweep_suffix(override_dirname: str) -> str:
+    """Run-folder suffix of a sweep's job: the swept keys that the run name does not show."""
+    return f"-{override_dirname.replace('/', '_')}" if override_dirname else ""
+
+
 def register_resolvers() -> None:
-    if not OmegaConf.has_resolver("strategy_name"):
-        OmegaConf.register_new_resolver("strategy_name", strategy_name)
+    for name, fn in (("strategy_name", strategy_name), ("sweep_suffix", sweep_suffix)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
 
 
 def group_options(group: str) -> list[str]:
@@ -127,15 +142,64 @@ def _keys(parent: str) -> list[str]:
     return list(node) if isinstance(node, dict) else []
 
 
+def sweep_overrides(args: list[str]) -> list[str]:
+    """Hydra overrides a multirun (``-m``) adds: the joblib launcher's number of parallel jobs (the
+    sweep's size, at most one job per ``threads`` cores, unless given) and, for the run folders, which
+    keys to leave out of the suffix (those not swept, and those the run name shows)."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    from robot_cl.resources import cpu_count
+
+    given = [a for a in args if not a.startswith("-")]
+    parsed = OverridesParser.create().parse_overrides(given)
+    task = [o for o in parsed if not o.key_or_group.startswith("hydra")]
+    swept = {o.key_or_group for o in task if o.is_sweep_override()}
+    fixed = sorted({o.key_or_group for o in task} - swept)
+    extra = ["hydra.job.config.override_dirname.exclude_keys=[" + ",".join(repr(k) for k in [*NAME_KEYS, *fixed]) + "]"]
+    launcher = next((o.value() for o in parsed if o.key_or_group == "hydra/launcher"), "joblib")
+    if launcher == "joblib" and not any(o.key_or_group == "hydra.launcher.n_jobs" for o in parsed):
+        jobs = 1
+        for o in task:
+            if o.is_sweep_override():
+                try:
+                    jobs *= len(list(o.sweep_string_iterator()))
+                except Exception:  # a sweep that cannot be enumerated here (an interval): use every core
+                    jobs = cpu_count()
+        threads = next((int(o.value()) for o in task if o.key_or_group == "threads" and str(o.value()).isdigit()), 1)
+        extra.append(f"hydra.launcher.n_jobs={max(1, min(jobs, cpu_count() // max(1, threads)))}")
+    return extra
+
+
+def check_launcher(args: list[str]) -> None:
+    """A launcher whose plugin is not installed: one line naming what to install."""
+    import importlib.util
+
+    for a in args:
+        if a.startswith("hydra/launcher="):
+            name = a.split("=", 1)[1]
+            if name == "basic":
+                continue
+            if name not in LAUNCHER_EXTRAS:
+                raise ConfigError(f"unknown hydra/launcher {name!r}; valid: {choices(['basic', *LAUNCHER_EXTRAS])}")
+            module, extra = LAUNCHER_EXTRAS[name]
+            if importlib.util.find_spec(module) is None:
+                raise ConfigError(f"hydra/launcher={name} is not installed; pip install '{extra}'")
+
+
 @hydra.main(config_path=str(CONFIGS_DIR), config_name="config", version_base="1.3")
 def _app(cfg: DictConfig) -> None:
     from hydra.core.hydra_config import HydraConfig
 
+    from robot_cl.resources import launcher_config, resolve_workers
     from robot_cl.run import train
 
     run_dir = Path(HydraConfig.get().runtime.output_dir)
+    plain = OmegaConf.to_container(cfg, resolve=True)
+    launcher = launcher_config()
+    plain["workers"] = resolve_workers(plain["workers"], launcher)  # this job's share of the cores
+    say = print if launcher is None else (lambda msg: print("\n".join(f"[{run_dir.name}] {ln}" for ln in msg.splitlines()), flush=True))
     try:
-        train(OmegaConf.to_container(cfg, resolve=True), run_dir)
+        train(plain, run_dir, say=say)
     except RobotCLError as e:
         print(f"robot-cl: error: {e}", file=sys.stderr)
         sys.exit(2)
@@ -147,7 +211,10 @@ def main() -> None:
     args = sys.argv[1:]
     if not any(a in ("--help", "-h", "--hydra-help", "--info") or a.startswith("--cfg") for a in args):
         try:
+            check_launcher(args)
             check_overrides(args)
+            if "-m" in args or "--multirun" in args:
+                sys.argv += sweep_overrides(args)
         except RobotCLError as e:
             print(f"robot-cl: error: {e}", file=sys.stderr)
             sys.exit(2)

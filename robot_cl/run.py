@@ -30,19 +30,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from robot_cl import checkpoint, demos, metrics, reports, tasks
+from robot_cl import cache, checkpoint, demos, metrics, reports, resources, tasks
 from robot_cl.errors import ConfigError, choices
 from robot_cl.evaluation import Evaluator, record
 from robot_cl.learners import LEARNERS, make_learner
 from robot_cl.logger import RunLogger
-from robot_cl.paths import resolve
+from robot_cl.paths import VIDEOS_DIR, resolve
 from robot_cl.policies import POLICIES, build_policy, count_params
 from robot_cl.strategies import STRATEGIES, make_plugins
 
 METRICS_VERSION = 1
 REFERENCE_VERSION = 1  # bump when training or evaluation changes, so cached reference runs are redone
 # Config keys that do not change results (a run may be resumed with different values).
-NON_RESULT_KEYS = ("resume", "resume_from", "workers", "threads", "progress", "device", "run_name", "cache_dir")
+# (``threads`` is not among them: torch splits reductions by thread count, which changes the numbers.)
+NON_RESULT_KEYS = ("resume", "resume_from", "workers", "progress", "device", "run_name", "cache_dir")
 
 
 # -- configuration checks ---------------------------------------------------------------------------
@@ -72,8 +73,8 @@ def validate(cfg: dict) -> None:
     import_extensions(cfg.get("imports", []))
     _expect(cfg["mode"] in ("train", "reference"), f"unknown mode {cfg['mode']!r}; valid: reference, train")
     _expect(_is_int(cfg["seed"]), f"seed must be an integer, got {cfg['seed']!r}")
-    for key in ("workers", "threads"):
-        _expect(_is_int(cfg[key]) and cfg[key] >= 0, f"{key} must be a non-negative integer, got {cfg[key]!r}")
+    _expect(cfg["workers"] == "auto" or (_is_int(cfg["workers"]) and cfg["workers"] > 0), f"workers must be auto or a positive integer, got {cfg['workers']!r}")
+    _expect(_is_int(cfg["threads"]) and cfg["threads"] > 0, f"threads must be a positive integer, got {cfg['threads']!r}")
     _expect(
         cfg["resume_from"] is None or _is_int(cfg["resume_from"]),
         f"resume_from must be a stage index, got {cfg['resume_from']!r}",
@@ -209,6 +210,7 @@ def reference_key(cfg: dict, skill: str, task: int, n_tasks: int) -> str:
         "skill_config": tasks.task_configs(cfg["curriculum"])[skill],
         "demos": [cfg["curriculum"]["demos"], cfg["curriculum"]["demo_seed"]],
         "seed": cfg["seed"],
+        "threads": cfg["threads"],
         "eval": [cfg["eval"][k] for k in ("episodes", "seed_start", "curve_points", "curve_episodes")],
     }
     return hashlib.sha1(json.dumps(blob, sort_keys=True, default=str).encode()).hexdigest()[:16]
@@ -239,18 +241,22 @@ def reference_run(cfg: dict, skill: str, task: int, n_tasks: int, data, evaluato
     return {"skill": skill, "curve": curve, "curve_updates": [0, *schedule], "final": curve[-1], "updates": updates}
 
 
-def load_or_run_references(cfg, skills, all_demos, evaluator, device, cache: Path, log=print) -> dict[str, dict]:
-    refs = {}
-    for task, skill in enumerate(skills):
-        path = cache / "references" / f"{skill}-{reference_key(cfg, skill, task, len(skills))}.json"
-        if path.exists():
-            refs[skill] = json.loads(path.read_text())
-            continue
-        log(f"reference run (single skill, from scratch): {skill}")
-        refs[skill] = reference_run(cfg, skill, task, len(skills), all_demos.get(skill), evaluator, device)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        _write_json(path, refs[skill])
-    return refs
+def load_or_run_references(cfg, skills, all_demos, evaluator, device, cache_dir: Path, log=print, stats=None) -> dict[str, dict]:
+    """Single-skill reference runs, from the cache or computed (each once, when parallel jobs share the cache)."""
+    paths = {
+        skill: cache_dir / "references" / f"{skill}-{reference_key(cfg, skill, task, len(skills))}.json" for task, skill in enumerate(skills)
+    }
+
+    def create(missing: list[str]) -> None:
+        for skill in missing:
+            log(f"reference run (single skill, from scratch): {skill}")
+            task = skills.index(skill)
+            _write_json(paths[skill], reference_run(cfg, skill, task, len(skills), all_demos.get(skill), evaluator, device))
+
+    how = cache.create_all(paths, create)
+    if stats is not None:
+        stats.update(how)
+    return {skill: json.loads(path.read_text()) for skill, path in paths.items()}
 
 
 def measure_recovery(cfg, policy, skills, all_demos, matrix, curves, refs, evaluator, device) -> dict[str, dict]:
@@ -318,9 +324,33 @@ def compute_metrics(tasks, init, matrix, curves, refs, recovery, params, memory,
     return out
 
 
+def video_dir(configured: str | None, run_dir: Path) -> Path:
+    """Where a run's videos go: ``eval.video.dir`` if set; else ``videos/<run folder>`` for a single run
+    and ``<run dir>/videos`` for a job of a sweep (its folder name need not be unique across sweeps)."""
+    if configured:
+        return resolve(configured)
+    return Path(run_dir) / "videos" if resources.launcher_config() is not None else VIDEOS_DIR / Path(run_dir).name
+
+
+def finished_metrics(run_dir: Path, chash: str) -> dict[str, Any] | None:
+    """The metrics of the finished run of config hash ``chash`` in ``run_dir``, if it holds one."""
+    path = Path(run_dir) / "metrics.json"
+    try:
+        m = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(m, dict) and m.get("version") == METRICS_VERSION and m.get("run", {}).get("config_hash") == chash
+    return m if ok else None
+
+
 # -- the run ----------------------------------------------------------------------------------------
-def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
-    """Run the curriculum described by ``cfg`` (a plain dict, as composed by Hydra) in ``run_dir``."""
+def train(cfg: dict, run_dir: Path, say=print) -> dict[str, Any]:
+    """Run the curriculum described by ``cfg`` (a plain dict, as composed by Hydra) in ``run_dir``.
+
+    A run dir that already holds the finished run of this config returns its metrics without
+    redoing anything (so an interrupted sweep continues where it stopped); ``say`` prints progress.
+    """
+    cfg = {**cfg, "workers": resources.resolve_workers(cfg["workers"])}
     validate(cfg)
     device = resolve_device(str(cfg["device"]))
     torch.set_num_threads(max(1, cfg["threads"]))
@@ -333,34 +363,38 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
     skills: list[str] = list(cur["skills"])
     T = len(skills)
     skill_cfgs = {k: v for k, v in tasks.task_configs(cur).items() if v is not None}  # skill overrides or external task specs
-    cache = resolve(cfg["cache_dir"])
+    cache_dir = resolve(cfg["cache_dir"])
 
     # 1. resume? (checked before any expensive work)
     state = None
     if checkpoint.available(ckpt_dir):
         if not cfg["resume"]:
             raise ConfigError(f"{run_dir} already holds checkpoints of a run; resume=true continues it, or choose a new hydra.run.dir")
+        if (done := finished_metrics(run_dir, chash)) is not None:
+            say(f"{run_dir} holds the finished run of this configuration (avg_success {done['avg_success']:.3f}); nothing to do")
+            return done
         state = checkpoint.load(ckpt_dir, cfg["resume_from"])
         if state["config_hash"] != chash:
             raise ConfigError(
                 f"{run_dir} holds a run with a different configuration; resume it with the same overrides, or choose a new hydra.run.dir"
             )
-    say = print
     timer = Timer(state["wall_clock_s"] if state else None)
     log = RunLogger(run_dir)
     (run_dir / "config.json").write_text(json.dumps(cfg, indent=1, default=str))
 
     # 2. demonstrations (an RL learner collects its own experience instead)
     all_demos = {}
+    cache_stats: dict[str, dict[str, str]] = {"demos": {}, "references": {}}  # hit / created / waited per entry
     if LEARNERS[cfg["learner"]["name"]].needs_demos:
         with timer("demos"):
             all_demos = demos.load_or_generate(
                 skills,
                 range(cur["demo_seed"], cur["demo_seed"] + cur["demos"]),
-                cache,
+                cache_dir,
                 cfg["sim"],
                 skill_cfgs,
                 workers=cfg["workers"],
+                stats=cache_stats["demos"],
             )
         say(f"demonstrations: {', '.join(f'{s} {d.episodes}/{d.attempted}' for s, d in all_demos.items())}")
 
@@ -369,7 +403,7 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
         refs: dict[str, dict] = {}
         if ev["references"] or cfg["mode"] == "reference":
             with timer("references"):
-                refs = load_or_run_references(cfg, skills, all_demos, evaluator, device, cache, log=say)
+                refs = load_or_run_references(cfg, skills, all_demos, evaluator, device, cache_dir, log=say, stats=cache_stats["references"])
         if cfg["mode"] == "reference":
             for s in skills:
                 say(f"reference {s:<26} final success {refs[s]['final']:.2f}  curve {[round(c, 2) for c in refs[s]['curve']]}")
@@ -489,7 +523,7 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
     videos = {}
     if ev["video"]["enabled"]:
         with timer("rendering"):
-            vdir = resolve(ev["video"]["dir"])
+            vdir = video_dir(ev["video"]["dir"], run_dir)
             for task, skill in enumerate(skills):
                 out = record(
                     policy,
@@ -516,6 +550,7 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
         timer.seconds,
     )
     m["videos"] = videos
+    m["cache"] = cache_stats
     m["demonstrations"] = {s: {"kept": d.episodes, "attempted": d.attempted} for s, d in all_demos.items()}  # expert success rates
     m["run"] = {
         "run_dir": str(run_dir),
@@ -538,7 +573,7 @@ def train(cfg: dict, run_dir: Path) -> dict[str, Any]:
     say("wall-clock (s): " + ", ".join(f"{k} {v:.0f}" for k, v in m["wall_clock_s"].items()))
     say(f"outputs: {run_dir} (metrics.json, matrix.csv, matrix.png, success_over_stages.png, log.csv, tensorboard/, checkpoints/)")
     if videos:
-        say(f"videos: {resolve(ev['video']['dir'])}")
+        say(f"videos: {video_dir(ev['video']['dir'], run_dir)}")
     return m
 
 
@@ -567,9 +602,8 @@ def _write_json(path: Path, obj) -> None:
             return o.item()
         return o
 
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(clean(obj), indent=1))
-    tmp.replace(path)
+    data = json.dumps(clean(obj), indent=1).encode()
+    cache.atomic_write(path, lambda f: f.write(data))
 
 
 __all__ = ["compute_metrics", "config_hash", "train", "validate"]
