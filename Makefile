@@ -4,15 +4,18 @@
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup run test lint bench videos
+.PHONY: setup setup-test run test lint bench videos
 
 setup:
 	@./scripts/setup.sh
 
+setup-test:
+	@./scripts/setup.sh --browser
+
 run: setup
 	$(BIN)/robot-cl $(ARGS)
 
-test: setup
+test: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/python -m pytest -q $(ARGS)

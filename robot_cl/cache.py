@@ -23,6 +23,7 @@ from typing import BinaryIO
 
 from filelock import FileLock, Timeout
 
+
 def lock_path(path: Path) -> Path:
     return path.with_name(path.name + ".lock")
 

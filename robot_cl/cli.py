@@ -29,7 +29,7 @@ LAUNCHER_EXTRAS = {
     "joblib": ("hydra_plugins.hydra_joblib_launcher", "hydra-joblib-launcher"),
     "submitit_local": ("hydra_plugins.hydra_submitit_launcher", "robot_cl[slurm]"),
     "submitit_slurm": ("hydra_plugins.hydra_submitit_launcher", "robot_cl[slurm]"),
-    "ray": ("hydra_plugins.hydra_ray_launcher", "robot_cl[ray]"),
+    "ray": ("hydra_plugins.hydra_ray_launcher", "hydra-ray-launcher"),  # not an extra: it pins cloudpickle 2.2.1, below joblib's >=3
 }
 
 
@@ -157,16 +157,19 @@ def sweep_overrides(args: list[str]) -> list[str]:
     fixed = sorted({o.key_or_group for o in task} - swept)
     extra = ["hydra.job.config.override_dirname.exclude_keys=[" + ",".join(repr(k) for k in [*NAME_KEYS, *fixed]) + "]"]
     launcher = next((o.value() for o in parsed if o.key_or_group == "hydra/launcher"), "joblib")
-    if launcher == "joblib" and not any(o.key_or_group == "hydra.launcher.n_jobs" for o in parsed):
-        jobs = 1
-        for o in task:
-            if o.is_sweep_override():
-                try:
-                    jobs *= len(list(o.sweep_string_iterator()))
-                except Exception:  # a sweep that cannot be enumerated here (an interval): use every core
-                    jobs = cpu_count()
-        threads = next((int(o.value()) for o in task if o.key_or_group == "threads" and str(o.value()).isdigit()), 1)
+    given_keys = {o.key_or_group for o in parsed}
+    jobs = 1
+    for o in task:
+        if o.is_sweep_override():
+            try:
+                jobs *= len(list(o.sweep_string_iterator()))
+            except Exception:  # a sweep that cannot be enumerated here (an interval): use every core
+                jobs = cpu_count()
+    threads = next((int(o.value()) for o in task if o.key_or_group == "threads" and str(o.value()).isdigit()), 1)
+    if launcher == "joblib" and "hydra.launcher.n_jobs" not in given_keys:
         extra.append(f"hydra.launcher.n_jobs={max(1, min(jobs, cpu_count() // max(1, threads)))}")
+    if launcher == "submitit_local" and "hydra.launcher.cpus_per_task" not in given_keys:
+        extra.append(f"hydra.launcher.cpus_per_task={max(1, cpu_count() // jobs)}")  # it starts every job at once
     return extra
 
 

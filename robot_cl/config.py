@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -50,3 +52,23 @@ def _merge_open(base: dict, override: Mapping, where: str) -> dict:
             out[k] = _merge_open(out[k], v, f"{where}.{k}") if isinstance(out.get(k), dict) and isinstance(v, Mapping) else copy.deepcopy(v)
         return out
     return merge(base, override, where)
+
+
+# Top-level keys of a run's config that do not change its results (a run may be resumed with other
+# values). ``threads`` is not one: torch splits reductions by thread count, which changes the numbers.
+NON_RESULT_KEYS = ("resume", "resume_from", "workers", "progress", "device", "run_name", "cache_dir")
+
+
+def result_config(cfg: Mapping[str, Any], seed: bool = True) -> dict[str, Any]:
+    """The part of a run's config that changes its results (``seed=False`` also drops the seed: what
+    the runs of one configuration over several seeds share)."""
+    out = {k: v for k, v in cfg.items() if k not in NON_RESULT_KEYS and (seed or k != "seed")}
+    # How RL environments are spread over processes does not change the transitions (tests/test_rl.py).
+    out["learner"] = {k: v for k, v in cfg["learner"].items() if k not in ("asynchronous", "workers")}
+    out["eval"] = {k: v for k, v in cfg["eval"].items() if k != "video"}
+    return out
+
+
+def config_hash(cfg: Mapping[str, Any], seed: bool = True) -> str:
+    """Hash of :func:`result_config` (resume refuses a run dir made with another config)."""
+    return hashlib.sha1(json.dumps(result_config(cfg, seed), sort_keys=True, default=str).encode()).hexdigest()[:16]

@@ -86,19 +86,42 @@ def cw_forward_transfer(curves, reference_curves) -> float:
     return float(np.mean(cw_forward_transfer_per_task(curves, reference_curves)))
 
 
-def libero_metrics(R, curves) -> dict[str, float]:
-    """LIBERO's FWT, NBT and AUC (see the module docstring)."""
+def libero_per_task(R, curves) -> dict[str, list[float]]:
+    """LIBERO's FWT_k, NBT_k and AUC_k of every task (NBT has no entry for the last task)."""
     R = _matrix(R)
     T = len(R)
     best = np.array([max(np.max(curves[k]), R[k, k]) for k in range(T)])
-    fwt = [float(np.mean(curves[k])) for k in range(T)]
-    nbt = [float(np.mean([best[k] - R[tau, k] for tau in range(k + 1, T)])) for k in range(T - 1)]
-    auc = [float((best[k] + sum(R[tau, k] for tau in range(k + 1, T))) / (T - k)) for k in range(T)]
     return {
-        "libero_fwt": float(np.mean(fwt)),
-        "libero_nbt": float(np.mean(nbt)) if nbt else 0.0,
-        "libero_auc": float(np.mean(auc)),
+        "libero_fwt": [float(np.mean(curves[k])) for k in range(T)],
+        "libero_nbt": [float(np.mean([best[k] - R[tau, k] for tau in range(k + 1, T)])) for k in range(T - 1)],
+        "libero_auc": [float((best[k] + sum(R[tau, k] for tau in range(k + 1, T))) / (T - k)) for k in range(T)],
     }
+
+
+def libero_metrics(R, curves) -> dict[str, float]:
+    """LIBERO's FWT, NBT and AUC (see the module docstring)."""
+    per = libero_per_task(R, curves)
+    return {k: float(np.mean(v)) if v else 0.0 for k, v in per.items()}
+
+
+def per_task(R, init=None, curves=None) -> dict[str, list[float]]:
+    """Every matrix metric as its per-task terms, whose mean is the metric (for statistics over seeds).
+
+    ``avg_success``: the final row; ``forgetting``: F_i of every task; ``bwt``: the T-1 GEM terms;
+    ``fwt``: the T-1 GEM terms (needs ``init``); LIBERO's terms (need ``curves``).
+    """
+    R = _matrix(R)
+    T = len(R)
+    out = {
+        "avg_success": R[-1].tolist(),
+        "forgetting": forgetting_per_task(R).tolist(),
+        "bwt": [float(R[-1, i] - R[i, i]) for i in range(T - 1)] or [0.0],
+    }
+    if init is not None:
+        out["fwt"] = [float(R[i - 1, i] - init[i]) for i in range(1, T)] or [0.0]
+    if curves is not None:
+        out.update({k: v or [0.0] for k, v in libero_per_task(R, curves).items()})
+    return out
 
 
 def updates_to_reach(curve, updates, threshold: float) -> int | None:

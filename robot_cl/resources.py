@@ -51,6 +51,8 @@ def job_cores(launcher: dict[str, Any] | None = None) -> int:
     cores = cpu_count()
     if launcher and launcher.get("cpus_per_task"):  # submitit: the cores asked for per job
         return max(1, min(cores, int(launcher["cpus_per_task"])))
+    if launcher and "ray" in launcher:  # Ray schedules each job on the CPUs it reserves for it (default 1)
+        return max(1, int((launcher["ray"].get("remote") or {}).get("num_cpus") or 1))
     return max(1, cores // concurrent_jobs(launcher, cores))
 
 

@@ -30,20 +30,20 @@ from typing import Any
 import numpy as np
 import torch
 
-from robot_cl import cache, checkpoint, demos, metrics, reports, resources, tasks
+from robot_cl import cache, checkpoint, demos, metrics, resources, tasks
+from robot_cl.config import config_hash
 from robot_cl.errors import ConfigError, choices
 from robot_cl.evaluation import Evaluator, record
 from robot_cl.learners import LEARNERS, make_learner
 from robot_cl.logger import RunLogger
 from robot_cl.paths import VIDEOS_DIR, resolve
 from robot_cl.policies import POLICIES, build_policy, count_params
+from robot_cl.report import figures
+from robot_cl.report.html import write_run_report
 from robot_cl.strategies import STRATEGIES, make_plugins
 
 METRICS_VERSION = 1
 REFERENCE_VERSION = 1  # bump when training or evaluation changes, so cached reference runs are redone
-# Config keys that do not change results (a run may be resumed with different values).
-# (``threads`` is not among them: torch splits reductions by thread count, which changes the numbers.)
-NON_RESULT_KEYS = ("resume", "resume_from", "workers", "progress", "device", "run_name", "cache_dir")
 
 
 # -- configuration checks ---------------------------------------------------------------------------
@@ -73,7 +73,10 @@ def validate(cfg: dict) -> None:
     import_extensions(cfg.get("imports", []))
     _expect(cfg["mode"] in ("train", "reference"), f"unknown mode {cfg['mode']!r}; valid: reference, train")
     _expect(_is_int(cfg["seed"]), f"seed must be an integer, got {cfg['seed']!r}")
-    _expect(cfg["workers"] == "auto" or (_is_int(cfg["workers"]) and cfg["workers"] > 0), f"workers must be auto or a positive integer, got {cfg['workers']!r}")
+    _expect(
+        cfg["workers"] == "auto" or (_is_int(cfg["workers"]) and cfg["workers"] > 0),
+        f"workers must be auto or a positive integer, got {cfg['workers']!r}",
+    )
     _expect(_is_int(cfg["threads"]) and cfg["threads"] > 0, f"threads must be a positive integer, got {cfg['threads']!r}")
     _expect(
         cfg["resume_from"] is None or _is_int(cfg["resume_from"]),
@@ -132,15 +135,6 @@ def resolve_device(name: str) -> torch.device:
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} requested but CUDA is not available; valid here: auto, cpu")
     return torch.device(name)
-
-
-def config_hash(cfg: dict) -> str:
-    """Hash of everything that changes results (resume refuses a run dir made with another config)."""
-    relevant = {k: v for k, v in cfg.items() if k not in NON_RESULT_KEYS}
-    # How RL environments are spread over processes does not change the transitions (tests/test_rl.py).
-    relevant["learner"] = {k: v for k, v in cfg["learner"].items() if k not in ("asynchronous", "workers")}
-    relevant["eval"] = {k: v for k, v in cfg["eval"].items() if k != "video"}
-    return hashlib.sha1(json.dumps(relevant, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
 def stage_seed(seed: int, *parts: int) -> int:
@@ -244,7 +238,8 @@ def reference_run(cfg: dict, skill: str, task: int, n_tasks: int, data, evaluato
 def load_or_run_references(cfg, skills, all_demos, evaluator, device, cache_dir: Path, log=print, stats=None) -> dict[str, dict]:
     """Single-skill reference runs, from the cache or computed (each once, when parallel jobs share the cache)."""
     paths = {
-        skill: cache_dir / "references" / f"{skill}-{reference_key(cfg, skill, task, len(skills))}.json" for task, skill in enumerate(skills)
+        skill: cache_dir / "references" / f"{skill}-{reference_key(cfg, skill, task, len(skills))}.json"
+        for task, skill in enumerate(skills)
     }
 
     def create(missing: list[str]) -> None:
@@ -296,7 +291,7 @@ def measure_recovery(cfg, policy, skills, all_demos, matrix, curves, refs, evalu
     return out
 
 
-def compute_metrics(tasks, init, matrix, curves, refs, recovery, params, memory, wall) -> dict[str, Any]:
+def compute_metrics(tasks, init, matrix, curves, curve_updates, refs, recovery, params, memory, wall) -> dict[str, Any]:
     R = np.asarray(matrix)
     out: dict[str, Any] = {
         "version": METRICS_VERSION,
@@ -310,12 +305,14 @@ def compute_metrics(tasks, init, matrix, curves, refs, recovery, params, memory,
         "fwt": metrics.forward_transfer(R, init) if init is not None else None,
         "fwt_auc": None,
         "learning_curves": curves,
+        "curve_updates": curve_updates,
     }
     if refs and all(t in refs for t in tasks):
         ref_curves = [refs[t]["curve"] for t in tasks]
         out["fwt_auc"] = metrics.cw_forward_transfer(curves, ref_curves)
         out["fwt_auc_per_task"] = metrics.cw_forward_transfer_per_task(curves, ref_curves).tolist()
         out["reference_success"] = [refs[t]["final"] for t in tasks]
+        out["reference_curves"] = ref_curves
     out.update(metrics.libero_metrics(R, curves))
     out["recovery"] = recovery
     out["params"] = params
@@ -370,7 +367,7 @@ def train(cfg: dict, run_dir: Path, say=print) -> dict[str, Any]:
     if checkpoint.available(ckpt_dir):
         if not cfg["resume"]:
             raise ConfigError(f"{run_dir} already holds checkpoints of a run; resume=true continues it, or choose a new hydra.run.dir")
-        if (done := finished_metrics(run_dir, chash)) is not None:
+        if cfg["resume_from"] is None and (done := finished_metrics(run_dir, chash)) is not None:
             say(f"{run_dir} holds the finished run of this configuration (avg_success {done['avg_success']:.3f}); nothing to do")
             return done
         state = checkpoint.load(ckpt_dir, cfg["resume_from"])
@@ -403,7 +400,9 @@ def train(cfg: dict, run_dir: Path, say=print) -> dict[str, Any]:
         refs: dict[str, dict] = {}
         if ev["references"] or cfg["mode"] == "reference":
             with timer("references"):
-                refs = load_or_run_references(cfg, skills, all_demos, evaluator, device, cache_dir, log=say, stats=cache_stats["references"])
+                refs = load_or_run_references(
+                    cfg, skills, all_demos, evaluator, device, cache_dir, log=say, stats=cache_stats["references"]
+                )
         if cfg["mode"] == "reference":
             for s in skills:
                 say(f"reference {s:<26} final success {refs[s]['final']:.2f}  curve {[round(c, 2) for c in refs[s]['curve']]}")
@@ -543,6 +542,7 @@ def train(cfg: dict, run_dir: Path, say=print) -> dict[str, Any]:
         results["init"],
         results["matrix"],
         results["curves"],
+        results["curve_updates"],
         refs,
         recovery,
         results["params"],
@@ -564,14 +564,16 @@ def train(cfg: dict, run_dir: Path, say=print) -> dict[str, Any]:
         "eval_episodes": ev["episodes"],
     }
     _write_json(run_dir / "metrics.json", m)
-    reports.write_matrix_csv(run_dir / "matrix.csv", skills, results["matrix"])
+    figures.write_matrix_csv(run_dir / "matrix.csv", skills, results["matrix"])
     title = f"{cur['name']} | {cfg['policy']['name']} | {'+'.join(cfg['strategy']['plugins']) or 'finetune'} | seed {cfg['seed']}"
-    reports.plot_matrix(run_dir / "matrix.png", skills, results["matrix"], title)
-    reports.plot_curves(run_dir / "success_over_stages.png", skills, results["matrix"], results["init"], title)
+    (run_dir / "matrix.png").write_bytes(figures.matrix_png(skills, results["matrix"], title))
+    (run_dir / "success_over_stages.png").write_bytes(figures.stages_png(skills, results["matrix"], title, init=results["init"]))
+    write_run_report(run_dir)
     log.close()
-    say(reports.summary_table(skills, results["matrix"], m))
+    say(figures.summary_table(skills, results["matrix"], m))
     say("wall-clock (s): " + ", ".join(f"{k} {v:.0f}" for k, v in m["wall_clock_s"].items()))
-    say(f"outputs: {run_dir} (metrics.json, matrix.csv, matrix.png, success_over_stages.png, log.csv, tensorboard/, checkpoints/)")
+    files = "report.html, metrics.json, matrix.csv, matrix.png, success_over_stages.png, log.csv, tensorboard/, checkpoints/"
+    say(f"outputs: {run_dir} ({files})")
     if videos:
         say(f"videos: {video_dir(ev['video']['dir'], run_dir)}")
     return m

@@ -165,13 +165,13 @@ def test_corrupt_checkpoint_is_reported_and_kept(cache, tmp_path):
     train(check_overrides(tiny(cache)), run)
     last = run / "checkpoints" / "stage_01.pt"
     last.write_bytes(b"not a checkpoint")
-    metrics_before = (run / "metrics.json").read_bytes()
+    (run / "metrics.json").unlink()  # as if the run had been killed before it wrote its metrics
     out = subprocess.run([*ROBOT_CL, *tiny(cache), f"hydra.run.dir={run}"], capture_output=True, text=True, timeout=120)
     assert out.returncode != 0
     lines = [ln for ln in out.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and "stage_01.pt is unreadable" in lines[0] and "resume_from=0" in lines[0]
     assert last.read_bytes() == b"not a checkpoint" and (run / "checkpoints" / "stage_00.pt").exists()
-    assert (run / "metrics.json").read_bytes() == metrics_before
+    assert not (run / "metrics.json").exists()
     # The valid choice it names works: resume from the earlier stage.
     out = subprocess.run([*ROBOT_CL, *tiny(cache), "resume_from=0", f"hydra.run.dir={run}"], capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]

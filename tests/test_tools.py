@@ -69,3 +69,27 @@ def test_primitive_plans_benchmark_ranks_succeeding_above_carrying(capsys):
 
     assert ret(True, "pick, carry, release") > ret(True, "pick, keep carrying") > ret(True, "pick, hold")
     assert ret(False, "pick, carry, release") < ret(False, "pick, keep carrying")  # the defect hold_to_end removes
+
+
+def test_strategy_table_sweeps_give_flat_modular_its_own_modules():
+    from benchmarks.strategies import sweeps
+
+    assert sweeps(["si", "modular"], ["flat", "hierarchical"]) == [
+        (["si"], ["flat", "hierarchical"], []),
+        (["modular"], ["hierarchical"], []),
+        (["modular"], ["flat"], ["policy.per_task_modules=true"]),
+    ]
+    assert sweeps(["modular"], ["hierarchical"]) == [(["modular"], ["hierarchical"], [])]
+
+
+def test_sweep_speed_benchmark_prints_the_ratio_and_the_cache(capsys):
+    from benchmarks.sweep_speed import main
+
+    tiny = ["curriculum=mini", "curriculum.demos=2", "learner.updates=20", "eval=quick", "eval.recovery.enabled=false", "eval.episodes=2"]
+    assert main(["--seeds", "2", *tiny]) == 0
+    out = capsys.readouterr().out
+    assert "identical metrics from both launchers: True" in out
+    ratio = float(out.split("ratio basic / joblib: ")[1].split()[0])
+    assert ratio > 0
+    # both sweeps share their demonstrations between their two jobs: computed once per skill
+    assert out.count("demos: 2 computed") == 2
