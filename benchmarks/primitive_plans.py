@@ -28,7 +28,7 @@ def three_call_plan(seeds: int, carry_heights: list[float]) -> None:
     from robot_cl.programs import grip_yaw
 
     env = robot_cl.make(SKILL)
-    ee, scene = tasks.end_effector(env), env.unwrapped.scene
+    ee, scene = env.unwrapped.end_effector, env.unwrapped.scene
     for z in carry_heights:
         ok = 0
         for seed in range(seeds):
@@ -49,7 +49,7 @@ def pick_tolerance(seeds: int) -> None:
     from robot_cl.primitives import Pick, PrimitiveRunner
 
     env = robot_cl.make(SKILL)
-    ee, scene = tasks.end_effector(env), env.unwrapped.scene
+    ee, scene = env.unwrapped.end_effector, env.unwrapped.scene
     rng = np.random.default_rng(0)
     cases = {"exact, yaw 0": (0.0, 0.0, 0.0), "1 cm off in the plane": (0.01, 0.0, 0.0), "2 cm off in the plane": (0.02, 0.0, 0.0)}
     cases |= {"2 cm high": (0.0, 0.02, 0.0), "2 cm low": (0.0, -0.02, 0.0), "random yaw": (0.0, 0.0, np.pi)}

@@ -16,11 +16,14 @@ jobs that start together split the entries between them instead of queueing behi
 from __future__ import annotations
 
 import contextlib
+import json
+import math
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+import numpy as np
 from filelock import FileLock, Timeout
 
 
@@ -118,3 +121,21 @@ def atomic_write(path: Path, write: Callable[[BinaryIO], None], durable: bool = 
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()  # only left when writing failed (a full disk, an exception)
     return path
+
+
+def write_json(path: Path, obj: Any) -> Path:
+    """Atomically write ``obj`` as JSON; non-finite floats become ``null`` (strict JSON readers accept it)."""
+
+    def clean(o):
+        if isinstance(o, float) and not math.isfinite(o):
+            return None
+        if isinstance(o, dict):
+            return {k: clean(v) for k, v in o.items()}
+        if isinstance(o, (list, tuple)):
+            return [clean(v) for v in o]
+        if isinstance(o, np.generic):
+            return o.item()
+        return o
+
+    data = json.dumps(clean(obj), indent=1).encode()
+    return atomic_write(path, lambda f: f.write(data))

@@ -16,10 +16,16 @@ import sys
 from pathlib import Path
 
 import hydra
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
 from robot_cl.errors import ConfigError, RobotCLError, choices
 from robot_cl.paths import CONFIGS_DIR
+from robot_cl.resources import cpu_count, launcher_config, resolve_workers
+from robot_cl.run import train, validate
 
 GROUPS = ("curriculum", "policy", "learner", "strategy", "sim", "eval", "experiment")
 # Keys already spelt out in the run name: a sweep over them needs no suffix on the run folder.
@@ -65,8 +71,6 @@ def check_overrides(args: list[str]) -> dict:
     Sweeps (``-m seed=0,1``) are checked value by value for config groups and composed with
     their first value otherwise.
     """
-    from robot_cl.run import validate
-
     plain = compose_overrides(args)
     validate(plain)
     return plain
@@ -74,10 +78,6 @@ def check_overrides(args: list[str]) -> dict:
 
 def compose_overrides(args: list[str]) -> dict:
     """The plain config for these overrides (group options and keys checked), without :func:`validate`."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
     overrides = [a for a in args if not a.startswith("-")]
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
@@ -128,9 +128,6 @@ def compose_overrides(args: list[str]) -> dict:
 
 def _keys(parent: str) -> list[str]:
     """Keys of the default config under ``parent`` (dotted path), for error messages."""
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
     GlobalHydra.instance().clear()
     try:
         with initialize_config_dir(config_dir=str(CONFIGS_DIR), version_base="1.3"):
@@ -146,10 +143,6 @@ def sweep_overrides(args: list[str]) -> list[str]:
     """Hydra overrides a multirun (``-m``) adds: the joblib launcher's number of parallel jobs (the
     sweep's size, at most one job per ``threads`` cores, unless given) and, for the run folders, which
     keys to leave out of the suffix (those not swept, and those the run name shows)."""
-    from hydra.core.override_parser.overrides_parser import OverridesParser
-
-    from robot_cl.resources import cpu_count
-
     given = [a for a in args if not a.startswith("-")]
     parsed = OverridesParser.create().parse_overrides(given)
     task = [o for o in parsed if not o.key_or_group.startswith("hydra")]
@@ -191,11 +184,6 @@ def check_launcher(args: list[str]) -> None:
 
 @hydra.main(config_path=str(CONFIGS_DIR), config_name="config", version_base="1.3")
 def _app(cfg: DictConfig) -> None:
-    from hydra.core.hydra_config import HydraConfig
-
-    from robot_cl.resources import launcher_config, resolve_workers
-    from robot_cl.run import train
-
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     plain = OmegaConf.to_container(cfg, resolve=True)
     launcher = launcher_config()

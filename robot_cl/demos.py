@@ -26,18 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
-from robot_cl import cache
+from robot_cl import cache, tasks
 from robot_cl.errors import RobotCLError
-from robot_cl.primitives import PRIMITIVES, Primitive
+from robot_cl.primitives.vocabulary import GOAL_FEATURES, MAX_PARAMS, PRIMITIVE_NAMES, goal_features
+from robot_cl.tasks import run_expert
 
 DEMO_VERSION = 1
-# The vocabulary of demonstrations and of the behaviour-cloned hierarchical policy. Composite
-# primitives (``pick``) are for primitive-space RL (robot_cl.rl.primitive_env has its own list):
-# adding one must not change what BC learns -- one more output re-initialises the policy like a
-# new seed (the default run went from 0.99 to 0.76 average success with ``pick`` in this list).
-PRIMITIVE_NAMES: tuple[str, ...] = tuple(sorted(n for n, cls in PRIMITIVES.items() if not cls.composite))
-MAX_PARAMS = max(len(cls.param_names) for cls in PRIMITIVES.values())
-GOAL_FEATURES = 6  # goal x, y, z (NaN if none), goal yaw (NaN if none), start opening, primitive grip
 
 
 @dataclass
@@ -64,25 +58,9 @@ class DemoSet:
         return len(self.seeds)
 
 
-def goal_features(prim: Primitive) -> np.ndarray:
-    """What a learned low-level controller needs to imitate ``prim``: its goal and gripper mode."""
-    goal = getattr(prim, "goal_pos", None)
-    yaw = getattr(prim, "goal_yaw", None)
-    out = np.full(GOAL_FEATURES, np.nan, dtype=np.float32)
-    if goal is not None:
-        out[:3] = goal
-    if yaw is not None:
-        out[3] = yaw
-    out[4] = prim.start_state.opening
-    out[5] = prim.held_grip
-    return out
-
-
 def record_episode(env, seed: int) -> dict:
     """Run the task's primitive-program expert once, recording both levels. Returns arrays for one
     episode and its success."""
-    from robot_cl.sim.env import run_expert  # here, so that importing demos does not load MuJoCo
-
     tr = run_expert(env, seed)
     for c in tr.calls:
         if c.name not in PRIMITIVE_NAMES:
@@ -135,8 +113,6 @@ def record_raw_episode(env, expert, seed: int) -> dict:
 
 def generate(skill: str, seeds: list[int], sim_config: dict | None = None, skill_config: dict | None = None) -> DemoSet:
     """Run the expert on every seed and keep the successful episodes."""
-    from robot_cl import tasks
-
     env = tasks.make_env(skill, sim_config, skill_config)
     if tasks.is_external(skill_config) and not skill_config.get("primitive_expert"):
         if not skill_config.get("expert"):

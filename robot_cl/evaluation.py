@@ -8,6 +8,7 @@ not depend on how episodes are spread over workers.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import io
 import json
 import multiprocessing as mp
@@ -18,9 +19,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from robot_cl import learners as _learners  # noqa: F401  (registers every built-in policy, the RL agents' too)
 from robot_cl import tasks
 from robot_cl.policies import HierarchicalPolicy, Policy, build_policy
 from robot_cl.primitives import Hold, PrimitiveRunner
+from robot_cl.rl.primitive_env import PrimitiveActionEnv
+from robot_cl.video import write_video
 
 
 def rollout(
@@ -42,8 +46,6 @@ def rollout(
 
     primitive_actions = getattr(policy, "primitive_actions", False)  # an RL policy acting in primitive space
     if primitive_actions:
-        from robot_cl.rl.primitive_env import PrimitiveActionEnv
-
         # The task's own return: no affordance bonus in evaluation (it is a training signal only).
         env = PrimitiveActionEnv(base_env, **{**policy.cfg["primitive_env"], "affordance": 0.0}, on_step=grab)
     obs, _ = env.reset(seed=seed)
@@ -51,7 +53,7 @@ def rollout(
         frames.append(base_env.render())
 
     if isinstance(policy, HierarchicalPolicy):
-        runner = PrimitiveRunner(env, tasks.end_effector(env), obs, on_step=grab)
+        runner = PrimitiveRunner(env, env.unwrapped.end_effector, obs, on_step=grab)
         decisions = 0
         while not runner.done and not (stop_on_success and runner.trace.success):
             result = runner.run(policy.decide(runner.obs, task))
@@ -81,18 +83,12 @@ _POLICY: dict[str, Any] = {"key": None, "policy": None}  # the last policy rebui
 
 
 def _worker_init(imports: list[str]) -> None:
-    import importlib
-
-    import robot_cl.learners  # noqa: F401  (registers every built-in policy, the RL agents' too)
-
     torch.set_num_threads(1)
     for name in imports:  # user modules that register policies
         importlib.import_module(name)
 
 
 def _env(skill: str, sim_config: dict | None, skill_config: dict | None):
-    from robot_cl import tasks
-
     key = (skill, json.dumps(sim_config, sort_keys=True), json.dumps(skill_config, sort_keys=True))
     if key not in _ENVS:
         _ENVS[key] = tasks.make_env(skill, sim_config, skill_config)
@@ -200,9 +196,6 @@ def record(
     every: int = 2,
 ) -> dict[str, Any]:
     """Render one evaluation episode of the learned policy to an mp4."""
-    from robot_cl import tasks
-    from robot_cl.video import write_video
-
     env = tasks.make_env(skill, sim_config, skill_config, render_mode="rgb_array", width=width, height=height)
     frames: list[np.ndarray] = []
     out = rollout(env, policy, task, seed, frames=frames, every=every)

@@ -24,9 +24,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from robot_cl.demos import MAX_PARAMS, PRIMITIVE_NAMES, DemoSet, goal_features
-from robot_cl.errors import ConfigError, choices
+from robot_cl.demos import DemoSet
+from robot_cl.errors import ConfigError
 from robot_cl.primitives import PRIMITIVES, Command, EEState, Primitive, make_primitive, wrap_angle
+from robot_cl.primitives.vocabulary import MAX_PARAMS, PRIMITIVE_NAMES, goal_features
+from robot_cl.registry import Registry
 
 Batch = dict[str, dict[str, torch.Tensor]]
 
@@ -89,7 +91,7 @@ class Policy(nn.Module):
     def __init__(self, cfg: dict, obs_dim: int, act_dim: int, n_tasks: int, obs_center=None, obs_scale=None) -> None:
         super().__init__()
         self.cfg, self.obs_dim, self.act_dim, self.n_tasks = dict(cfg), obs_dim, act_dim, n_tasks
-        self.task_onehot = bool(cfg.get("task_onehot", True))
+        self.task_onehot = bool(cfg["task_onehot"])
         self.in_dim = obs_dim + (n_tasks if self.task_onehot else 0)
         center = torch.zeros(obs_dim) if obs_center is None else torch.as_tensor(obs_center, dtype=torch.float32)
         scale = torch.ones(obs_dim) if obs_scale is None else torch.as_tensor(obs_scale, dtype=torch.float32)
@@ -171,16 +173,16 @@ class FlatPolicy(Policy):
 
     def __init__(self, cfg, obs_dim, act_dim, n_tasks, obs_center=None, obs_scale=None):
         super().__init__(cfg, obs_dim, act_dim, n_tasks, obs_center, obs_scale)
-        hidden = list(cfg.get("hidden", [256, 256, 256]))
-        self.trunk = mlp([self.in_dim, *hidden], layer_norm=cfg.get("layer_norm", True))
+        hidden = list(cfg["hidden"])
+        self.trunk = mlp([self.in_dim, *hidden], layer_norm=cfg["layer_norm"])
         self.trunk.append(nn.ReLU())
         self.heads = nn.ModuleList()
         self.hidden_out = hidden[-1]
-        if not cfg.get("per_task_modules", False):
+        if not cfg["per_task_modules"]:
             self.heads.append(MaskedLinear(self.hidden_out, act_dim))
 
     def _grow(self, task):
-        if self.cfg.get("per_task_modules", False):
+        if self.cfg["per_task_modules"]:
             self.heads.append(MaskedLinear(self.hidden_out, self.act_dim).to(self.device))
 
     def _forward(self, obs: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
@@ -277,21 +279,21 @@ class HierarchicalPolicy(Policy):
 
     def __init__(self, cfg, obs_dim, act_dim, n_tasks, obs_center=None, obs_scale=None):
         super().__init__(cfg, obs_dim, act_dim, n_tasks, obs_center, obs_scale)
-        trunk = list(cfg.get("trunk", [256, 256]))
-        self.module_hidden = list(cfg.get("module_hidden", [128]))
-        self.trunk = mlp([self.in_dim, *trunk], layer_norm=cfg.get("layer_norm", True))
+        trunk = list(cfg["trunk"])
+        self.module_hidden = list(cfg["module_hidden"])
+        self.trunk = mlp([self.in_dim, *trunk], layer_norm=cfg["layer_norm"])
         self.trunk.append(nn.ReLU())
         self.feat_dim = trunk[-1]
         self.behaviours = nn.ModuleList()
-        if not cfg.get("per_task_modules", True):
+        if not cfg["per_task_modules"]:
             self.behaviours.append(BehaviourModule(self.feat_dim, self.in_dim, self.module_hidden))
-        self.param_weight = float(cfg.get("param_loss_weight", 1.0))
+        self.param_weight = float(cfg["param_loss_weight"])
         self.register_buffer("scales", param_scales())
         self.register_buffer("mask", param_mask())
-        self.low_level = LowLevelNet(list(cfg.get("low_level_hidden", [128, 128]))) if cfg.get("learned_primitives") else None
+        self.low_level = LowLevelNet(list(cfg["low_level_hidden"])) if cfg["learned_primitives"] else None
 
     def _grow(self, task):
-        if self.cfg.get("per_task_modules", True):
+        if self.cfg["per_task_modules"]:
             self.behaviours.append(BehaviourModule(self.feat_dim, self.in_dim, self.module_hidden).to(self.device))
 
     def _forward(self, obs: torch.Tensor, task: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -407,20 +409,17 @@ class LearnedPrimitive(Primitive):
         return self.inner.achieved(s)
 
 
-POLICIES: dict[str, type[Policy]] = {"flat": FlatPolicy, "hierarchical": HierarchicalPolicy}
-
-
-def register_policy(name: str, cls: type[Policy]) -> None:
-    """Make a policy class available as ``policy.name`` in the configs."""
-    POLICIES[name] = cls
+POLICIES: Registry = Registry("policy")
+register_policy = POLICIES.register  # ``register_policy(cls, name="...")``: make a policy class available as ``policy.name``
+register_policy(FlatPolicy, name="flat")
+register_policy(HierarchicalPolicy, name="hierarchical")
 
 
 def build_policy(spec: dict[str, Any]) -> Policy:
     """Rebuild a policy from :meth:`Policy.spec` (weights are loaded separately)."""
-    name = spec["cfg"].get("name")
-    if name not in POLICIES:
-        raise ConfigError(f"unknown policy {name!r}; valid: {choices(POLICIES)}")
-    policy = POLICIES[name](spec["cfg"], spec["obs_dim"], spec["act_dim"], spec["n_tasks"], spec.get("obs_center"), spec.get("obs_scale"))
+    policy = POLICIES[spec["cfg"].get("name")](
+        spec["cfg"], spec["obs_dim"], spec["act_dim"], spec["n_tasks"], spec.get("obs_center"), spec.get("obs_scale")
+    )
     for t in range(spec.get("tasks_added", 0)):
         policy.add_task(t)
     return policy

@@ -12,7 +12,8 @@ A skill is a small class (see ``skills/press_button.py`` for the shortest one) w
 * ``expert(s)``: a scripted expert, written as a program of motion primitives (a generator that
   yields primitives and receives their results, re-reading the scene before each decision).
 
-``s`` is the :class:`robot_cl.sim.scene.Scene` (positions, joint values, contacts, ``s.goal``).
+``s`` is the simulator backend's scene (:class:`robot_cl.sim.backend.SceneQueries`: positions, joint values,
+contacts, ``s.goal``), so a skill runs on every backend.
 
 Skill files are discovered in ``skills/`` and in the folders listed in ``$ROBOT_CL_SKILL_PATH``;
 each registers its class with :func:`register_skill`. Adding a skill never touches this module.
@@ -29,12 +30,14 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
+from robot_cl.config import merge
 from robot_cl.errors import SkillError, choices
 from robot_cl.paths import skill_dirs
+from robot_cl.registry import Registry
 
 if TYPE_CHECKING:
     from robot_cl.primitives import Program
-    from robot_cl.sim.scene import Scene
+    from robot_cl.sim.backend import SceneQueries as Scene
 
 
 def staged(*progress: float) -> float:
@@ -69,8 +72,6 @@ class Skill:
     affordances: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, overrides: dict[str, Any] | None = None) -> None:
-        from robot_cl.config import merge
-
         self.cfg = merge(self.default_config(), overrides, where=f"skill {self.name}")
 
     @classmethod
@@ -146,10 +147,6 @@ class Skill:
                 )
 
 
-SKILLS: dict[str, type[Skill]] = {}
-_LOADED: set[Path] = set()
-
-
 def source_of(cls: type) -> str:
     try:
         return str(Path(inspect.getfile(cls)).name)
@@ -157,23 +154,26 @@ def source_of(cls: type) -> str:
         return cls.__module__
 
 
-def register_skill(cls: type[Skill]) -> type[Skill]:
-    """Class decorator that makes a skill available by name."""
+def _check_skill(name: str, cls: type[Skill]) -> None:
+    """What a skill class must have before it is registered (one-line :class:`SkillError` otherwise)."""
     where = source_of(cls)
     if not (isinstance(cls, type) and issubclass(cls, Skill)):
         raise SkillError(f"{where}: register_skill expects a Skill subclass, got {cls!r}")
-    if not cls.name or not cls.name.isidentifier():
-        raise SkillError(f"{where}: skill class {cls.__name__} needs a `name` that is a valid identifier, got {cls.name!r}")
+    if not name.isidentifier():
+        raise SkillError(f"{where}: skill class {cls.__name__} needs a `name` that is a valid identifier, got {name!r}")
     for method in ("success", "reward", "expert"):
         if getattr(cls, method) is getattr(Skill, method):
-            raise SkillError(f"{where}: skill {cls.name!r} does not define {method}()")
+            raise SkillError(f"{where}: skill {name!r} does not define {method}()")
     if not isinstance(cls.config.get("max_steps", 200), int) or cls.config.get("max_steps", 200) <= 0:
-        raise SkillError(f"{where}: skill {cls.name!r} max_steps must be a positive integer")
-    old = SKILLS.get(cls.name)
+        raise SkillError(f"{where}: skill {name!r} max_steps must be a positive integer")
+    old = SKILLS.get(name)
     if old is not None and source_of(old) != where:
-        raise SkillError(f"{where}: skill name {cls.name!r} is already defined in {source_of(old)}")
-    SKILLS[cls.name] = cls
-    return cls
+        raise SkillError(f"{where}: skill name {name!r} is already defined in {source_of(old)}")
+
+
+SKILLS: Registry = Registry("skill", error=SkillError, check=_check_skill)
+register_skill = SKILLS.register  # class decorator: make a skill available by name
+_LOADED: set[Path] = set()
 
 
 def load_skill_file(path: Path) -> None:
@@ -210,8 +210,6 @@ def load_skills(dirs: list[Path] | None = None) -> dict[str, type[Skill]]:
 def get_skill(name: str) -> type[Skill]:
     """The skill class registered under ``name``; a one-line error lists the valid names."""
     load_skills()
-    if name not in SKILLS:
-        raise SkillError(f"unknown skill {name!r}; valid: {choices(SKILLS)}")
     return SKILLS[name]
 
 

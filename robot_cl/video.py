@@ -13,7 +13,10 @@ from pathlib import Path
 import imageio.v2 as imageio
 import numpy as np
 
+from robot_cl.envs import make
 from robot_cl.paths import VIDEOS_DIR
+from robot_cl.skills import get_skill, list_skills
+from robot_cl.tasks import run_expert
 
 
 def write_video(path: str | Path, frames: list[np.ndarray], fps: int) -> Path:
@@ -33,10 +36,7 @@ def write_video(path: str | Path, frames: list[np.ndarray], fps: int) -> Path:
 
 def record_expert(skill: str, path: str | Path, seed: int = 0, every: int = 2, **env_kwargs) -> dict:
     """Run a skill's scripted expert and save a video of it; returns success, steps and the path."""
-    import robot_cl
-    from robot_cl.sim.env import run_expert
-
-    env = robot_cl.make(skill, render_mode="rgb_array", **env_kwargs)
+    env = make(skill, render_mode="rgb_array", **env_kwargs)
     frames: list[np.ndarray] = []
     count = [0]
 
@@ -54,8 +54,6 @@ def record_expert(skill: str, path: str | Path, seed: int = 0, every: int = 2, *
 
 
 def main(argv: list[str] | None = None) -> int:
-    import robot_cl
-
     p = argparse.ArgumentParser(description="Record videos of the skills' scripted experts.")
     p.add_argument("skills", nargs="*", help="skill names (see --all)")
     p.add_argument("--all", action="store_true", help="every registered skill")
@@ -65,11 +63,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--width", type=int, default=None)
     p.add_argument("--height", type=int, default=None)
     args = p.parse_args(argv)
-    skills = robot_cl.list_skills() if args.all else args.skills
+    skills = list_skills() if args.all else args.skills
     if not skills:
-        p.error(f"name at least one skill or --all; valid: {', '.join(robot_cl.list_skills())}")
+        p.error(f"name at least one skill or --all; valid: {', '.join(list_skills())}")
     for s in skills:
-        robot_cl.get_skill(s)
+        get_skill(s)
     kwargs = {k: v for k, v in {"camera": args.camera, "width": args.width, "height": args.height}.items() if v is not None}
     for s in skills:
         r = record_expert(s, Path(args.out) / f"{s}.mp4", seed=args.seed, **kwargs)

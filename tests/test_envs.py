@@ -7,7 +7,7 @@ from gymnasium.utils.env_checker import check_env
 
 import robot_cl
 from robot_cl.errors import ConfigError, SkillError
-from robot_cl.sim import scene as scene_module
+from robot_cl.sim.mujoco import scene as scene_module
 from robot_cl.sim.env import ACT_DIM, OBS_DIM, HouseholdEnv
 
 SKILLS = robot_cl.list_skills()

@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pytest
 
+from robot_cl.errors import ConfigError
+
 from robot_cl.primitives import (
     CLOSED,
     OPEN,
@@ -645,7 +647,7 @@ def test_make_primitive_by_name():
 
 
 def test_make_primitive_unknown_name():
-    with pytest.raises(KeyError) as exc:
+    with pytest.raises(ConfigError) as exc:
         make_primitive("teleport", [0.0])
     msg = str(exc.value)
     assert "teleport" in msg

@@ -8,8 +8,8 @@ import pytest
 
 import robot_cl
 from robot_cl.primitives import Grasp, Reach, Release
-from robot_cl.sim.controller import down_rotation, rotation_error, yaw_of
-from robot_cl.sim.panda import ARM_JOINTS, GAZ_INERTIA, parse_urdf, urdf_path
+from robot_cl.sim.mujoco.controller import down_rotation, rotation_error, yaw_of
+from robot_cl.sim.mujoco.panda import ARM_JOINTS, GAZ_INERTIA, parse_urdf, urdf_path
 
 
 def test_panda_is_built_from_the_urdf_kinematics():

@@ -19,6 +19,8 @@ from typing import ClassVar, Protocol
 
 import numpy as np
 
+from robot_cl.registry import Registry
+
 
 @dataclass(frozen=True)
 class EEState:
@@ -167,20 +169,11 @@ class Primitive:
         return self.reached(s)
 
 
-PRIMITIVES: dict[str, type[Primitive]] = {}
-
-
-def register_primitive(cls: type[Primitive]) -> type[Primitive]:
-    """Class decorator: make a primitive available by name (``PRIMITIVES[name]``)."""
-    if not cls.name:
-        raise ValueError(f"{cls.__name__} has no name")
-    PRIMITIVES[cls.name] = cls
-    return cls
+PRIMITIVES: Registry = Registry("primitive")
+register_primitive = PRIMITIVES.register  # class decorator: make a primitive available by name
 
 
 def make_primitive(name: str, params: list[float] | tuple[float, ...] | np.ndarray) -> Primitive:
     """Build a primitive from its name and parameter vector (extra trailing values are ignored)."""
-    if name not in PRIMITIVES:
-        raise KeyError(f"unknown primitive {name!r}; valid: {', '.join(sorted(PRIMITIVES))}")
-    cls = PRIMITIVES[name]
+    cls = PRIMITIVES[name]  # an unknown name: ConfigError listing the valid ones
     return cls(*list(params)[: len(cls.param_names)])

@@ -94,8 +94,10 @@ def curves_png(
     for k, t in enumerate(tasks):
         ax = axes[k // cols][k % cols]
         u = np.asarray(updates[k], dtype=float)
+        if len(u) != len(curves[k]):  # an RL stage can step past a scheduled point: plot against the points' order
+            u = np.arange(len(curves[k]), dtype=float)
         ax.plot(u, curves[k], marker="o", ms=3, label="in the curriculum")
-        if low is not None and high is not None:
+        if low is not None and high is not None and len(low[k]) == len(u):
             ax.fill_between(u, low[k], high[k], alpha=0.2)
         if references is not None and references[k] is not None and len(references[k]) == len(u):
             ax.plot(u, references[k], ls="--", color="gray", label="from scratch")

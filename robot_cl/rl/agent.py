@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import gymnasium as gym
@@ -40,9 +39,10 @@ import torch
 from torch import nn
 
 from robot_cl.errors import ConfigError
+from robot_cl.learners.base import RLTask, register_learner
 from robot_cl.policies import MaskedLinear, Policy, register_policy
-from robot_cl.rl.primitive_env import switch_primitives
-from robot_cl.rl.sac import DISCRETE_GRADIENTS, SAC, ReplayBuffer, SACConfig
+from robot_cl.rl.primitive_env import primitive_action_dim, primitive_choices, switch_primitives
+from robot_cl.rl.sac import AGENT_KEYS, DISCRETE_GRADIENTS, SAC, ReplayBuffer, SACConfig
 from robot_cl.rl.vec import step_success, true_next_obs, vectorise
 from robot_cl.strategies import Data, Plugin
 from robot_cl.strategies.base import hooked_step, to_device
@@ -56,36 +56,18 @@ class SACPolicy(Policy):
     kind = "sac"
 
     def __init__(self, cfg, obs_dim, act_dim, n_tasks, obs_center=None, obs_scale=None):
-        # sac_hierarchical acts in primitive space (robot_cl.rl.primitive_env), whatever the arm's action size.
-        self.primitive_actions = cfg["name"] == "sac_hierarchical"
+        # Primitive space (policy=hierarchical): one action is a primitive call (robot_cl.rl.primitive_env).
+        self.primitive_actions = bool(cfg["primitive_actions"])
         s = cfg["sac"]
         discrete: tuple[int, ...] = ()
         if self.primitive_actions:
-            from robot_cl.rl.primitive_env import primitive_action_dim, primitive_choices
-
-            act_dim = primitive_action_dim(cfg.get("primitive_env"))
-            if s.get("categorical", False):  # the primitive (and anchor) choice from categorical heads (MAPLE)
-                discrete = primitive_choices(cfg.get("primitive_env"))
-        gradient = s.get("discrete_gradient", SACConfig.discrete_gradient)
-        if gradient not in DISCRETE_GRADIENTS:
-            raise ConfigError(f"unknown learner.discrete_gradient {gradient!r}; valid: {', '.join(DISCRETE_GRADIENTS)}")
+            act_dim = primitive_action_dim(cfg["primitive_env"])
+            if s["categorical"]:  # the primitive (and anchor) choice from categorical heads (MAPLE)
+                discrete = primitive_choices(cfg["primitive_env"])
+        if s["discrete_gradient"] not in DISCRETE_GRADIENTS:
+            raise ConfigError(f"unknown learner.discrete_gradient {s['discrete_gradient']!r}; valid: {', '.join(DISCRETE_GRADIENTS)}")
         super().__init__(cfg, obs_dim, act_dim, n_tasks, obs_center, obs_scale)
-        self.sac = SAC(
-            obs_dim,
-            act_dim,
-            n_tasks,
-            SACConfig(
-                hidden=tuple(s["hidden"]),
-                gamma=float(s["gamma"]),
-                polyak=float(s["polyak"]),
-                init_alpha=float(s["init_alpha"]),
-                target_entropy=s.get("target_entropy"),
-                multi_head=bool(cfg.get("per_task_modules", False)),
-                discrete=discrete,
-                discrete_target_entropy=s.get("discrete_target_entropy"),
-                discrete_gradient=gradient,
-            ),
-        )
+        self.sac = SAC(obs_dim, act_dim, n_tasks, SACConfig.from_agent(s, bool(cfg["per_task_modules"]), discrete))
 
     @property
     def heads(self) -> list[nn.ModuleList]:
@@ -153,16 +135,8 @@ class SACPolicy(Policy):
         self.sac.q2_target.load_state_dict(self.sac.q2.state_dict())
 
 
-register_policy("sac_flat", SACPolicy)
-register_policy("sac_hierarchical", SACPolicy)
-
-
-@dataclass
-class RLTask:
-    """What an RL learner trains on: the task's environment (made in the learner's process)."""
-
-    name: str
-    make_env: Callable[[], Any]
+register_policy(SACPolicy, name="sac_flat")
+register_policy(SACPolicy, name="sac_hierarchical")
 
 
 def empty_transitions(obs_dim: int, act_dim: int, device) -> Data:
@@ -194,7 +168,6 @@ class RLLearner:
     budget_key = "steps"  # environment steps per stage (curves, recovery and the progress bar count them)
     agent: ClassVar[type[Policy]]
     agent_keys: ClassVar[tuple[str, ...]]
-    agent_defaults: ClassVar[dict[str, Any]] = {}  # agent keys a learner config may leave out
 
     def __init__(self, policy: Policy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
         if not isinstance(policy, self.agent):
@@ -202,7 +175,7 @@ class RLLearner:
         self.policy, self.cfg, self.plugins, self.device = policy, cfg, plugins, device
         self.batch_size = int(cfg["batch_size"])
         self.lr = float(cfg["lr"])
-        self.grad_clip = float(cfg.get("grad_clip", 0) or 0)
+        self.grad_clip = float(cfg["grad_clip"])
         self.reset_optimizers()
         self.total_updates = 0
         self.env_steps = 0
@@ -214,10 +187,13 @@ class RLLearner:
         name = policy_cfg.get("name")
         if name not in ("flat", "hierarchical"):
             raise ConfigError(f"learner={cls.name} trains policy=flat or policy=hierarchical; got policy={name}; valid: flat, hierarchical")
-        # Optional keys (added after the first configs were written) fall back to their defaults.
-        agent = {k: learner_cfg[k] if k in learner_cfg else cls.agent_defaults[k] for k in cls.agent_keys}
-        out = {**policy_cfg, "name": f"{cls.name}_{name}", cls.name: agent}
-        if name == "hierarchical":  # actions are primitive calls: see robot_cl.rl.primitive_env
+        missing = [k for k in cls.agent_keys if k not in learner_cfg]
+        if missing:
+            raise ConfigError(f"learner={cls.name} config lacks {', '.join(missing)} (configs/learner/{cls.name}.yaml has them)")
+        agent = {k: learner_cfg[k] for k in cls.agent_keys}
+        # policy=hierarchical acts in primitive space: one action is a primitive call (robot_cl.rl.primitive_env).
+        out = {**policy_cfg, "name": f"{cls.name}_{name}", cls.name: agent, "primitive_actions": name == "hierarchical"}
+        if name == "hierarchical":
             out["primitive_env"] = dict(learner_cfg["primitive_env"])
         return out
 
@@ -240,13 +216,13 @@ class RLLearner:
     # -- per task --------------------------------------------------------------------------------------
     def make_envs(self, data: RLTask) -> gym.vector.VectorEnv:
         """``learner.n_envs`` copies of the task (in primitive space for a hierarchical agent)."""
-        primitive_env = self.policy.cfg.get("primitive_env") if self.policy.primitive_actions else None
-        n_envs, asynchronous = max(1, int(self.cfg.get("n_envs", 1))), bool(self.cfg.get("asynchronous", True))
-        return vectorise(data.make_env, n_envs, asynchronous, primitive_env, self.cfg.get("workers"))
+        primitive_env = self.policy.cfg["primitive_env"] if self.policy.primitive_actions else None
+        n_envs, asynchronous = max(1, int(self.cfg["n_envs"])), bool(self.cfg["asynchronous"])
+        return vectorise(data.make_env, n_envs, asynchronous, primitive_env, self.cfg["workers"])
 
     def start_task(self, task: int, empty: Data) -> None:
         """Fresh optimiser states (``reset_optimizer``), the strategies' extra rows, ``before_training_task``."""
-        if self.cfg.get("reset_optimizer", True):
+        if self.cfg["reset_optimizer"]:
             self.reset_optimizers()
         memory = empty
         for p in self.plugins:  # rows a strategy wants trained on besides the task's own (replay, multitask)
@@ -293,20 +269,13 @@ class EpisodeStats:
         return self.last
 
 
+@register_learner
 class SACLearner(RLLearner):
     """Soft Actor-Critic with the continual-learning hooks (see the module docstring)."""
 
     name = "sac"
     agent = SACPolicy
-    agent_keys = (
-        *("hidden", "gamma", "polyak", "init_alpha", "target_entropy"),
-        *("categorical", "discrete_target_entropy", "discrete_gradient"),
-    )
-    agent_defaults = {
-        "categorical": False,
-        "discrete_target_entropy": SACConfig.discrete_target_entropy,
-        "discrete_gradient": SACConfig.discrete_gradient,
-    }
+    agent_keys = AGENT_KEYS
 
     def __init__(self, policy: SACPolicy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
         super().__init__(policy, cfg, plugins, device)
@@ -334,7 +303,7 @@ class SACLearner(RLLearner):
         cfg, policy = self.cfg, self.policy
         envs = self.make_envs(data)
         n_envs, obs_dim, act_dim = envs.num_envs, policy.obs_dim, policy.act_dim
-        if self.buffer is None or cfg.get("reset_buffer", True):
+        if self.buffer is None or cfg["reset_buffer"]:
             self.buffer = ReplayBuffer(int(cfg["buffer_size"]), obs_dim, act_dim)
         self.start_task(task, empty_transitions(obs_dim, act_dim, self.device))
         rng = np.random.default_rng(seed)
@@ -342,8 +311,8 @@ class SACLearner(RLLearner):
         obs, _ = envs.reset(seed=int(rng.integers(2**31)))
         stats, info = EpisodeStats(n_envs), {}
         start, after, every = int(cfg["start_steps"]), int(cfg["update_after"]), max(1, int(cfg["update_every"]))
-        n_updates = max(1, round(every * float(cfg.get("updates_per_step", 1.0))))  # the update-to-data ratio
-        switch = float(cfg.get("primitive_switch", 0.0)) if policy.primitive_actions else 0.0
+        n_updates = max(1, round(every * float(cfg["updates_per_step"])))  # the update-to-data ratio
+        switch = float(cfg["primitive_switch"]) if policy.primitive_actions else 0.0
         t0 = time.perf_counter()
         policy.train()
         step = 0
@@ -393,8 +362,12 @@ class SACLearner(RLLearner):
         return {GROUP: {k: torch.cat([own[k], mem[k][idx].to(own[k].dtype)]) for k in own}}
 
     def update(self, rng: np.random.Generator) -> dict[str, float]:
-        """One gradient step of actor and critics with the strategy hooks, then alpha and the targets."""
-        batch = self.sample(rng)
+        """One update on a minibatch drawn from the buffer and the strategies' rows (:meth:`step`)."""
+        return self.step(self.sample(rng))
+
+    def step(self, batch: Data) -> dict[str, float]:
+        """SAC's one update path: a gradient step of actor and critics with the strategy hooks
+        (``hooked_step``), then the entropy coefficients, the target critics and ``after_update``."""
         loss, info = hooked_step(self, batch)
         a_loss = self.policy.alpha_loss(batch)
         self.alpha_opt.zero_grad(set_to_none=True)

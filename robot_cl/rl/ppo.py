@@ -27,8 +27,10 @@ import numpy as np
 import torch
 from torch import nn
 
+from robot_cl.learners.base import RLTask, register_learner
 from robot_cl.policies import Policy, register_policy
-from robot_cl.rl.agent import EpisodeStats, RLLearner, RLTask
+from robot_cl.rl.agent import EpisodeStats, RLLearner
+from robot_cl.rl.primitive_env import primitive_action_dim
 from robot_cl.rl.sac import CWMLP
 from robot_cl.strategies import Data
 from robot_cl.strategies.base import hooked_step
@@ -75,15 +77,13 @@ class PPOPolicy(Policy):
     kind = "ppo"
 
     def __init__(self, cfg, obs_dim, act_dim, n_tasks, obs_center=None, obs_scale=None):
-        self.primitive_actions = cfg["name"] == "ppo_hierarchical"
+        self.primitive_actions = bool(cfg["primitive_actions"])  # policy=hierarchical: primitive calls
         if self.primitive_actions:
-            from robot_cl.rl.primitive_env import primitive_action_dim
-
-            act_dim = primitive_action_dim(cfg.get("primitive_env"))
+            act_dim = primitive_action_dim(cfg["primitive_env"])
         cfg = {**cfg, "task_onehot": True}
         super().__init__(cfg, obs_dim, act_dim, n_tasks, obs_center, obs_scale)
         hidden = tuple(cfg["ppo"]["hidden"])
-        heads = n_tasks if cfg.get("per_task_modules", False) else 1
+        heads = n_tasks if cfg["per_task_modules"] else 1
         self.actor = CWMLP(self.in_dim, act_dim, hidden, heads)
         self.critic = CWMLP(self.in_dim, 1, hidden, heads)
         with torch.no_grad():  # small initial means: exploration starts from the log-std, not the init
@@ -147,8 +147,8 @@ class PPOPolicy(Policy):
         return {GROUP: {"action": mean, "value": value}}
 
 
-register_policy("ppo_flat", PPOPolicy)
-register_policy("ppo_hierarchical", PPOPolicy)
+register_policy(PPOPolicy, name="ppo_flat")
+register_policy(PPOPolicy, name="ppo_hierarchical")
 
 
 def empty_rollouts(obs_dim: int, act_dim: int, device) -> Data:
@@ -158,6 +158,7 @@ def empty_rollouts(obs_dim: int, act_dim: int, device) -> Data:
 
 
 # -- the learner -------------------------------------------------------------------------------------
+@register_learner
 class PPOLearner(RLLearner):
     """PPO with the continual-learning hooks (see the module docstring)."""
 
@@ -187,7 +188,7 @@ class PPOLearner(RLLearner):
         torch.manual_seed(seed)
         obs, _ = envs.reset(seed=int(rng.integers(2**31)))
         stats, kept, info = EpisodeStats(n_envs), [], {}
-        keep = int(cfg.get("keep_rows", 20000))
+        keep = int(cfg["keep_rows"])
         t0, step, pending = time.perf_counter(), 0, sorted(checkpoints or {})
         while step < steps:
             T = min(horizon, math.ceil((steps - step) / n_envs))

@@ -34,10 +34,12 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 
-from robot_cl.demos import MAX_PARAMS
+from robot_cl.errors import ConfigError
 from robot_cl.primitives import PRIMITIVES, Hold, Primitive, PrimitiveRunner, make_primitive
+from robot_cl.primitives.vocabulary import ACTION_PRIMITIVES, MAX_PARAMS
+from robot_cl.skills import near
+from robot_cl.tasks.base import TaskEnv
 
-ACTION_PRIMITIVES: tuple[str, ...] = tuple(sorted(PRIMITIVES))  # what one action may call (BC's list has no composites)
 N_PRIMS = len(ACTION_PRIMITIVES)
 # Every parameter name some primitive takes, in order of first appearance: the shared layout's slots.
 PARAM_NAMES: tuple[str, ...] = tuple(dict.fromkeys(p for n in ACTION_PRIMITIVES for p in PRIMITIVES[n].param_names))
@@ -98,14 +100,14 @@ class PrimitiveActionEnv(gym.Env):
         anchor_range: float = 0.15,
         on_step: Callable | None = None,
     ) -> None:
-        from robot_cl import tasks
-        from robot_cl.errors import ConfigError
-        from robot_cl.sim.env import HouseholdEnv
+        self.task: TaskEnv = env.unwrapped
+        self.layout = self.task.layout  # where the observation holds the entities and the goal (anchors)
+        if anchors and self.layout is None:
+            raise ConfigError(
+                "learner.primitive_env.anchors needs a task whose observation layout is known (a household skill); set it false"
+            )
 
-        if anchors and not isinstance(env.unwrapped, HouseholdEnv):
-            raise ConfigError("learner.primitive_env.anchors needs a household skill (its entity slots); set it false for external tasks")
-
-        self.env, self.ee = env, tasks.end_effector(env)
+        self.env, self.ee = env, self.task.end_effector
         self.max_calls, self.max_displacement, self.max_depth = int(max_calls), float(max_displacement), float(max_depth)
         self.hold_to_end = bool(hold_to_end)
         self.affordance = float(affordance)
@@ -130,12 +132,10 @@ class PrimitiveActionEnv(gym.Env):
 
     def anchor_position(self, anchor: str) -> np.ndarray | None:
         """Where an anchor is in the current observation (None: ``workspace``, absolute positions)."""
-        from robot_cl.sim.env import GOAL, SLOT1, SLOT2
-
         if anchor == "workspace":
             return None
-        obs = self.runner.obs
-        return np.asarray(obs[{"slot1": SLOT1, "slot2": SLOT2, "goal": GOAL}[anchor]][:3], dtype=float)
+        where = {"slot1": self.layout.slot1, "slot2": self.layout.slot2, "goal": self.layout.goal}[anchor]
+        return np.asarray(self.runner.obs[where][:3], dtype=float)
 
     def param_range(self, param: str, anchor: np.ndarray | None = None) -> tuple[float, float]:
         """Physical range a primitive parameter's action value in ``[-1, 1]`` maps onto (affinely);
@@ -184,10 +184,7 @@ class PrimitiveActionEnv(gym.Env):
     def affordance_score(self, prim: Primitive) -> float:
         """In [0, 1]: how near the call's (x, y) is to a point the skill declares ``prim`` useful at
         (1 within 2 cm, 0.5 at about 4.7 cm); 0 for primitives without declared points or positions."""
-        from robot_cl import tasks
-        from robot_cl.skills import near
-
-        points = tasks.affordance_points(self.env).get(prim.name)
+        points = self.task.affordance_points().get(prim.name)
         if not points or "x" not in prim.param_names:
             return 0.0
         xy = np.array([prim.params[prim.param_names.index("x")], prim.params[prim.param_names.index("y")]])

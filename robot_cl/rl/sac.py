@@ -1,13 +1,14 @@
 """Soft Actor-Critic with Continual World's architecture (Haarnoja et al., 2018; Wołczyk et al., 2021).
 
 Read top to bottom: the network (:class:`CWMLP`), the squashed-Gaussian actor, the twin critics,
-a replay buffer, and :class:`SAC`, whose :meth:`SAC.update` is one gradient step of all three
-losses followed by the Polyak update of the target critics.
+a replay buffer, and :class:`SAC`, which holds the networks and the three losses (critics, actor,
+entropy coefficients) and the Polyak update of the target critics. The one update path that uses
+them, with the strategies' hooks, is :meth:`robot_cl.rl.agent.SACLearner.step`.
 
-Continual World's settings are the defaults (their ``sac`` and ``mlp`` defaults): 4 x 256 hidden
-units, LayerNorm followed by tanh after the first layer and leaky ReLU after the others, Adam with
-learning rate 1e-3, batch 128, discount 0.99, Polyak 0.995, an entropy coefficient tuned per task
-towards a target entropy of ``-act_dim``, and optionally one output head per task (multi-head).
+Continual World's settings (``configs/learner/sac.yaml``): 4 x 256 hidden units, LayerNorm followed by
+tanh after the first layer and leaky ReLU after the others, Adam with learning rate 1e-3, batch 128,
+discount 0.99, Polyak 0.995, an entropy coefficient tuned per task towards a target entropy of
+``-act_dim``, and optionally one output head per task (multi-head).
 """
 
 from __future__ import annotations
@@ -175,27 +176,44 @@ class ReplayBuffer:
 
 @dataclass
 class SACConfig:
-    """Continual World's SAC hyper-parameters (``configs/learner/sac.yaml`` overrides them)."""
+    """The SAC agent's settings: ``configs/learner/sac.yaml`` holds their values (Continual World's);
+    ``multi_head`` and ``discrete`` follow from the policy group (per-task heads, primitive-space choices)."""
 
-    hidden: tuple[int, ...] = (256, 256, 256, 256)
-    lr: float = 1e-3
-    batch_size: int = 128
-    gamma: float = 0.99
-    polyak: float = 0.995
-    init_alpha: float = 1.0
-    target_entropy: float | None = None  # None: -act_dim (of the Gaussian part, with ``discrete``)
+    hidden: tuple[int, ...]
+    gamma: float
+    polyak: float
+    init_alpha: float
+    target_entropy: float | None  # None: -act_dim (of the Gaussian part, with ``discrete``)
+    discrete_target_entropy: float | None  # None: half of the groups' maximum, 0.5 * sum(log k)
+    discrete_gradient: str  # "straight_through" or "expectation" (DISCRETE_GRADIENTS)
     multi_head: bool = False
     discrete: tuple[int, ...] = ()  # categorical groups leading the action (hybrid actor); () = all Gaussian
-    discrete_target_entropy: float | None = None  # None: half of the groups' maximum, 0.5 * sum(log k)
-    discrete_gradient: str = "straight_through"  # or "expectation" (DISCRETE_GRADIENTS)
+
+    @classmethod
+    def from_agent(cls, agent: dict, multi_head: bool = False, discrete: tuple[int, ...] = ()) -> SACConfig:
+        """From the agent's part of a policy config (the learner config's keys of :data:`AGENT_KEYS`)."""
+        return cls(
+            hidden=tuple(agent["hidden"]),
+            gamma=float(agent["gamma"]),
+            polyak=float(agent["polyak"]),
+            init_alpha=float(agent["init_alpha"]),
+            target_entropy=agent["target_entropy"],
+            discrete_target_entropy=agent["discrete_target_entropy"],
+            discrete_gradient=agent["discrete_gradient"],
+            multi_head=multi_head,
+            discrete=discrete,
+        )
+
+
+AGENT_KEYS = ("hidden", "gamma", "polyak", "init_alpha", "target_entropy", "categorical", "discrete_target_entropy", "discrete_gradient")
 
 
 class SAC(nn.Module):
     """Actor, twin critics with target copies, and one entropy coefficient per task."""
 
-    def __init__(self, obs_dim: int, act_dim: int, n_tasks: int, cfg: SACConfig | None = None) -> None:
+    def __init__(self, obs_dim: int, act_dim: int, n_tasks: int, cfg: SACConfig) -> None:
         super().__init__()
-        self.cfg = cfg = cfg or SACConfig()
+        self.cfg = cfg
         self.obs_dim, self.act_dim, self.n_tasks = obs_dim, act_dim, n_tasks
         heads = n_tasks if cfg.multi_head else 1
         in_dim = obs_dim + n_tasks  # the task one-hot is part of the input (Continual World)
@@ -213,29 +231,9 @@ class SAC(nn.Module):
         self.log_alpha_d = nn.Parameter(torch.full((n_tasks,), math.log(cfg.init_alpha)))
         max_d = sum(math.log(k) for k in cfg.discrete)
         self.target_entropy_d = 0.5 * max_d if cfg.discrete_target_entropy is None else float(cfg.discrete_target_entropy)
-        self.reset_optimizers()
-
-    def reset_optimizers(self) -> None:
-        """Fresh Adam states (Continual World resets them at every task change)."""
-        lr = self.cfg.lr
-        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=lr)
-        self.critic_opt = torch.optim.Adam([*self.q1.parameters(), *self.q2.parameters()], lr=lr)
-        self.alpha_opt = torch.optim.Adam([self.log_alpha, self.log_alpha_d], lr=lr)
 
     def inputs(self, obs: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
         return torch.cat([obs, nn.functional.one_hot(task, self.n_tasks).to(obs.dtype)], dim=-1)
-
-    @torch.no_grad()
-    def act(self, obs: np.ndarray, task: int, deterministic: bool = False) -> np.ndarray:
-        """Action(s) in [-1, 1] for one observation (obs_dim,) or a batch (B, obs_dim)."""
-        device = self.log_alpha.device
-        o = torch.as_tensor(np.asarray(obs, np.float32), device=device)
-        single = o.ndim == 1
-        o = o[None] if single else o
-        t = torch.full((len(o),), task, dtype=torch.long, device=device)
-        a, _ = self.actor(self.inputs(o, t), t, deterministic)
-        a = a.cpu().numpy()
-        return a[0] if single else a
 
     # -- the three losses --------------------------------------------------------------------------
     def entropy_cost(self, task: torch.Tensor, logp: torch.Tensor, logp_d: torch.Tensor) -> torch.Tensor:
@@ -283,12 +281,6 @@ class SAC(nn.Module):
             loss = loss + (lp.exp() * (alpha_d[:, None] * lp - q_k)).sum(-1)
         return loss.mean(), logp, logp_d
 
-    def actor_loss(self, b: dict[str, torch.Tensor]) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
-        """Policy loss and the log-probabilities of its actions, Gaussian and categorical parts (reused by the entropy loss)."""
-        x = self.inputs(b["obs"], b["task"])
-        loss, logp, logp_d = self.policy_loss(x, b["task"], lambda x, a, t: torch.min(self.q1(x, a, t), self.q2(x, a, t)))
-        return loss, (logp, logp_d)
-
     def alpha_loss(self, b: dict[str, torch.Tensor], logp: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         """Raises a task's alpha while its policy's entropy (-logp) is under the target, lowers it above;
         the categorical part's coefficient likewise towards its own target."""
@@ -297,31 +289,6 @@ class SAC(nn.Module):
         if self.actor.discrete:
             loss = loss - (self.log_alpha_d[b["task"]] * (logp_d.detach() + self.target_entropy_d)).mean()
         return loss
-
-    def update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One SAC step: critics, actor (critics held fixed), entropy coefficients, then the target critics."""
-        q_loss = self.critic_loss(b)
-        self.critic_opt.zero_grad(set_to_none=True)
-        q_loss.backward()
-        self.critic_opt.step()
-
-        for p in [*self.q1.parameters(), *self.q2.parameters()]:
-            p.requires_grad_(False)
-        pi_loss, logp = self.actor_loss(b)
-        self.actor_opt.zero_grad(set_to_none=True)
-        pi_loss.backward()
-        self.actor_opt.step()
-        for p in [*self.q1.parameters(), *self.q2.parameters()]:
-            p.requires_grad_(True)
-
-        a_loss = self.alpha_loss(b, logp)
-        self.alpha_opt.zero_grad(set_to_none=True)
-        a_loss.backward()
-        self.alpha_opt.step()
-
-        self.polyak_update()
-        losses = {"q_loss": q_loss, "pi_loss": pi_loss, "alpha_loss": a_loss, "entropy": -(logp[0] + logp[1]).mean()}
-        return {k: float(v.detach()) for k, v in losses.items()}
 
     @torch.no_grad()
     def polyak_update(self) -> None:

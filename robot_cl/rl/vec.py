@@ -27,19 +27,19 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import torch
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 from gymnasium.vector.utils import batch_space
+
+from robot_cl import tasks
+from robot_cl.rl.primitive_env import PrimitiveActionEnv
 
 
 def _build(make_env: Callable[[], gym.Env], primitive_env: dict | None, worker: bool) -> gym.Env:
     if worker:  # one torch thread per worker process: the workers share the machine's cores
-        import torch
-
         torch.set_num_threads(1)
     env = make_env()
     if primitive_env is not None:
-        from robot_cl.rl.primitive_env import PrimitiveActionEnv
-
         env = PrimitiveActionEnv(env, **primitive_env)
     return env
 
@@ -193,8 +193,6 @@ def make_vec_env(
     **kwargs,
 ) -> gym.vector.VectorEnv:
     """``n_envs`` copies of a curriculum task (household skill or external task) as one vector env."""
-    from robot_cl import tasks
-
     return vectorise(partial(tasks.make_env, name, sim_config, task_config, **kwargs), n_envs, asynchronous, workers=workers)
 
 

@@ -1,20 +1,9 @@
-"""Gymnasium environment: one household skill on the Panda in the kitchen scene.
+"""Gymnasium environment: one household skill on the Panda in the kitchen, on any simulator backend.
 
-Observation (float32, 29 values)::
-
-    [0:3]   tool centre point position (m)
-    [3:5]   sin, cos of the gripper yaw
-    [5]     gripper opening in [0, 1]
-    [6:9]   tool velocity (m/s)
-    [9:17]  entity slot 1: position (3), orientation quaternion (4), state (1)
-    [17:25] entity slot 2: same layout, zeros if the skill observes one entity
-    [25:29] goal: position (3) and scalar (1)
-
-Action (float32, 5 values in [-1, 1]): tool displacement x, y, z, yaw change, gripper
-(-1 open ... +1 closed), tracked by :class:`robot_cl.sim.controller.CartesianController`.
-
-``info["success"]`` is the skill's success predicate at this step. Episodes end by truncation
-after the skill's ``max_steps`` control steps; success does not terminate them.
+The observation and action layout is :mod:`robot_cl.layout`'s (29 values; ``[dx, dy, dz, dyaw, grip]``
+in ``[-1, 1]``, tracked by the backend's Cartesian controller). ``info["success"]`` is the skill's
+success predicate at this step. Episodes end by truncation after the skill's ``max_steps`` control
+steps; success does not terminate them. The engine is ``sim.backend`` (:data:`robot_cl.sim.BACKENDS`).
 """
 
 from __future__ import annotations
@@ -23,38 +12,15 @@ import math
 from typing import Any
 
 import gymnasium as gym
-import mujoco
 import numpy as np
 
 from robot_cl.config import load_yaml, merge
 from robot_cl.errors import ConfigError, choices
+from robot_cl.layout import ACT_DIM, ENTITY_SIZE, GOAL, HOUSEHOLD, OBS_DIM, OPENING, SLOT1, TCP, VEL
 from robot_cl.paths import CONFIGS_DIR
-from robot_cl.primitives import Command, EEState, PrimitiveRunner, Program, Trace
-from robot_cl.sim.controller import CartesianController
-from robot_cl.sim.scene import Scene
+from robot_cl.primitives import Command, EEState, Program
+from robot_cl.sim.backend import BACKENDS
 from robot_cl.skills import Skill, get_skill
-
-OBS_DIM = 29
-ACT_DIM = 5
-TCP, YAW, OPENING, VEL, SLOT1, SLOT2, GOAL = (
-    slice(0, 3),
-    slice(3, 5),
-    5,
-    slice(6, 9),
-    slice(9, 17),
-    slice(17, 25),
-    slice(25, 29),
-)
-
-
-# Fixed input normalisation for policies (centre and scale per observation value): positions
-# around the middle of the workspace in units of 20 cm, velocities in units of 0.5 m/s. Fixed
-# rather than estimated from data, so that it cannot drift from one skill to the next.
-_POS_C, _POS_S = [0.45, 0.0, 0.12], [0.2, 0.2, 0.2]
-OBS_CENTER = np.array([*_POS_C, 0, 0, 0.5, 0, 0, 0, *(_POS_C + [0] * 5), *(_POS_C + [0] * 5), *_POS_C, 0], dtype=np.float32)
-OBS_SCALE = np.array(
-    [*_POS_S, 1, 1, 0.5, 0.5, 0.5, 0.5, *(_POS_S + [1] * 4 + [0.5]), *(_POS_S + [1] * 4 + [0.5]), *_POS_S, 0.5], dtype=np.float32
-)
 
 
 def default_config() -> dict[str, Any]:
@@ -96,6 +62,7 @@ class HouseholdEnv(gym.Env):
     """
 
     metadata = {"render_modes": ["rgb_array"], "render_fps": 50}
+    layout = HOUSEHOLD  # the observation layout (robot_cl.layout)
 
     def __init__(
         self,
@@ -111,14 +78,11 @@ class HouseholdEnv(gym.Env):
             raise ConfigError(f"unknown render_mode {render_mode!r}; valid: None, {choices(self.metadata['render_modes'])}")
         self.cfg = merge(default_config(), sim_config, where="sim")
         self.skill = skill if isinstance(skill, Skill) else get_skill(skill)(skill_config)
-        self.scene = Scene(self.cfg)
+        self.backend = BACKENDS[self.cfg["backend"]](self.cfg)
+        self.scene = self.backend.scene
         self.skill.validate(self.scene)
-        self.model, self.data = self.scene.model, self.scene.data
-        self.frame_skip = int(self.cfg["frame_skip"])
-        self.control_dt = self.model.opt.timestep * self.frame_skip
+        self.control_dt = self.backend.control_dt
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.control_dt)}
-        ctl_cfg = {**self.cfg["controller"], "home_qpos": self.cfg["robot"]["home_qpos"]}
-        self.controller = CartesianController(self.model, ctl_cfg)
         self.end_effector = HouseholdEndEffector(self.cfg)
         self.max_steps = self.skill.max_steps
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, shape=(OBS_DIM,), dtype=np.float32)
@@ -128,12 +92,10 @@ class HouseholdEnv(gym.Env):
         r = self.cfg["render"]
         self.width, self.height = int(width or r["width"]), int(height or r["height"])
         self.camera = camera or r["camera"]
-        if mujoco.mj_name2id(self.model, mujoco.mjtObj.mjOBJ_CAMERA, self.camera) < 0:
-            cams = [self.model.camera(i).name for i in range(self.model.ncam)]
-            raise ConfigError(f"unknown camera {self.camera!r}; valid: {choices(cams)}")
-        self._renderer: mujoco.Renderer | None = None
+        if self.camera not in self.backend.cameras():
+            raise ConfigError(f"unknown camera {self.camera!r}; valid: {choices(self.backend.cameras())}")
 
-        self._slots = [e for e in self.skill.observe]
+        self._slots = list(self.skill.observe)
         self._obs = np.zeros(OBS_DIM, dtype=np.float64)
         self._prev_tcp = np.zeros(3)
         self._t = 0
@@ -141,19 +103,18 @@ class HouseholdEnv(gym.Env):
     # -- gymnasium API -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
-        self.scene.reset(self.np_random, self.skill)
-        self.controller.reset(self.data)
+        self.backend.reset(self.np_random, self.skill)
         self._t = 0
-        self._prev_tcp = self.data.site_xpos[self.scene.tcp_site].copy()
+        self._prev_tcp = self.backend.tool()[0].copy()
         return self._observe(), {"success": bool(self.skill.success(self.scene))}
 
     def step(self, action):
         a = np.asarray(action, dtype=np.float64).reshape(-1)
         if a.shape != (ACT_DIM,) or not np.all(np.isfinite(a)):
             raise ValueError(f"action must be {ACT_DIM} finite numbers in [-1, 1], got {action!r}")
-        self._prev_tcp = self.data.site_xpos[self.scene.tcp_site].copy()
-        self.controller.apply(self.data, a)
-        self.scene.step(self.frame_skip)
+        self._prev_tcp = self.backend.tool()[0].copy()
+        self.backend.act(a)
+        self.backend.step()
         self._t += 1
         obs = self._observe()
         success = bool(self.skill.success(self.scene))
@@ -166,45 +127,31 @@ class HouseholdEnv(gym.Env):
         return self.render_frame()
 
     def close(self) -> None:
-        if self._renderer is not None:
-            self._renderer.close()
-            self._renderer = None
+        self.backend.close()
 
-    # -- helpers -------------------------------------------------------------------------------
-    def render_frame(self, camera: str | None = None) -> np.ndarray:
-        """RGB frame (H, W, 3) uint8 from a named camera, whatever ``render_mode`` is."""
-        if self._renderer is None:
-            self._renderer = mujoco.Renderer(self.model, self.height, self.width)
-        self._renderer.update_scene(self.data, camera=camera or self.camera)
-        return self._renderer.render()
-
+    # -- the task protocol (robot_cl.tasks.TaskEnv) -----------------------------------------------
     def expert(self) -> Program:
         """The skill's scripted expert for the current episode, as a program of primitives."""
         return self.skill.expert(self.scene)
 
+    def affordance_points(self) -> dict[str, list[np.ndarray]]:
+        """Per primitive name, the current positions of the points the skill declares it useful at."""
+        return {prim: [self.scene.pos(p) for p in points] for prim, points in self.skill.affordances.items()}
+
+    # -- helpers -------------------------------------------------------------------------------
+    def render_frame(self, camera: str | None = None) -> np.ndarray:
+        """RGB frame (H, W, 3) uint8 from a named camera, whatever ``render_mode`` is."""
+        return self.backend.render(camera or self.camera, self.width, self.height)
+
     def _observe(self) -> np.ndarray:
-        o, d, sc = self._obs, self.data, self.scene
-        tcp = d.site_xpos[sc.tcp_site]
+        o, sc = self._obs, self.scene
+        tcp, yaw = self.backend.tool()
         o[TCP] = tcp
-        xm = d.site_xmat[sc.tcp_site]
-        yaw = math.atan2(xm[3], xm[0])
         o[3], o[4] = math.sin(yaw), math.cos(yaw)
         o[OPENING] = sc.opening
         o[VEL] = (tcp - self._prev_tcp) / self.control_dt
         o[SLOT1.start :] = 0.0
         for i, name in enumerate(self._slots):
-            sc.entity(name, o[SLOT1.start + 8 * i : SLOT1.start + 8 * i + 8])
+            sc.entity(name, o[SLOT1.start + ENTITY_SIZE * i : SLOT1.start + ENTITY_SIZE * (i + 1)])
         o[GOAL] = sc.goal
         return o.astype(np.float32)
-
-
-def run_expert(env: gym.Env, seed: int | None = None, stop_on_success: bool = False, on_step=None) -> Trace:
-    """Reset ``env`` with ``seed`` and run its task's primitive-program expert; returns the :class:`Trace`.
-
-    ``env`` is a household skill env or an external task with a ``primitive_expert`` (``robot_cl.tasks``).
-    """
-    from robot_cl import tasks
-
-    obs, _ = env.reset(seed=seed)
-    runner = PrimitiveRunner(env, tasks.end_effector(env), obs, on_step=on_step)
-    return runner.run_program(tasks.expert_program(env), stop_on_success=stop_on_success)

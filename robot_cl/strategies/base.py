@@ -6,6 +6,9 @@ from typing import Any, ClassVar
 
 import torch
 
+from robot_cl.errors import ConfigError
+from robot_cl.registry import Registry
+
 Data = dict[str, dict[str, torch.Tensor]]
 Params = dict[str, torch.Tensor]
 
@@ -65,6 +68,27 @@ class Plugin:
     def load_state_dict(self, state: dict[str, Any]) -> None:
         for k in self.state_keys:
             setattr(self, k, state[k])
+
+
+STRATEGIES: Registry = Registry("strategy")
+
+
+def register_strategy(cls: type[Plugin]) -> type[Plugin]:
+    """Class decorator: make a plugin available as ``strategy=<name>`` (its constructor's arguments and
+    their defaults are the strategy's hyper-parameters)."""
+    return STRATEGIES.register(cls)
+
+
+def make_plugins(plugin_cfg: dict[str, dict] | None) -> list[Plugin]:
+    """Plugins from the ``strategy.plugins`` config: ``{name: {hyper-parameters}}``."""
+    plugins = []
+    for name, params in (plugin_cfg or {}).items():
+        cls = STRATEGIES[name]  # an unknown name: one-line ConfigError listing the valid ones
+        try:
+            plugins.append(cls(**(params or {})))
+        except TypeError as e:
+            raise ConfigError(f"strategy {name!r}: {e}") from None
+    return plugins
 
 
 def hooked_step(learner, batch: Data) -> tuple[torch.Tensor, dict[str, float]]:

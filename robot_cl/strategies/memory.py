@@ -27,6 +27,7 @@ from robot_cl.strategies.base import (
     Plugin,
     concat,
     flat_grad,
+    register_strategy,
     rows,
     sample,
     set_flat_grad,
@@ -62,6 +63,7 @@ def episode_ids(data: Data) -> torch.Tensor:
     return torch.unique(torch.cat([group["episode"] for group in data.values()]))
 
 
+@register_strategy
 class Replay(Plugin):
     name = "replay"
 
@@ -149,6 +151,7 @@ class BatchReservoir:
         return {k: v[idx].to(device) for k, v in self.data.items()}
 
 
+@register_strategy
 class DERPP(Plugin):
     name = "derpp"
 
@@ -211,6 +214,7 @@ def agem_project(g: torch.Tensor, g_ref: torch.Tensor) -> torch.Tensor:
     return g - dot / torch.dot(g_ref, g_ref).clamp_min(1e-12) * g_ref
 
 
+@register_strategy
 class AGEM(Plugin):
     name = "agem"
 

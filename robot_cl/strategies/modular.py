@@ -31,7 +31,7 @@ from torch import nn
 
 from robot_cl.errors import ConfigError
 from robot_cl.policies import MaskedLinear
-from robot_cl.strategies.base import Data, Params, Plugin, hooked_step, sample, snapshot, tensor_bytes, weighted_distance
+from robot_cl.strategies.base import Data, Params, Plugin, hooked_step, register_strategy, sample, snapshot, tensor_bytes, weighted_distance
 from robot_cl.strategies.regularization import distillation, online_fisher
 
 
@@ -59,6 +59,7 @@ class _Freezer:
                     p[self.masks[n]] = self.values[n]
 
 
+@register_strategy
 class PackNet(Plugin):
     name = "packnet"
 
@@ -160,6 +161,7 @@ def task_modules(policy) -> nn.ModuleList:
     return policy.behaviours if hasattr(policy, "behaviours") else policy.heads
 
 
+@register_strategy
 class Modular(Plugin):
     name = "modular"
     state_keys = ("anchor",)
@@ -198,6 +200,7 @@ class Modular(Plugin):
             self.anchor = {n: p for n, p in snapshot(learner).items() if n in self._shared}
 
 
+@register_strategy
 class ProgressCompress(Plugin):
     name = "progress_compress"
     state_keys = ("anchor", "fisher")

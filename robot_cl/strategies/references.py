@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from robot_cl.strategies.base import Data, Plugin, concat, to_cpu, to_device
+from robot_cl.strategies.base import Data, Plugin, concat, register_strategy, to_cpu, to_device
 
 
+@register_strategy
 class Finetune(Plugin):
     """Lower reference: train on each skill in turn; nothing protects earlier skills."""
 
     name = "finetune"
 
 
+@register_strategy
 class Multitask(Plugin):
     """Upper reference: joint training on every skill seen so far (the i.i.d. setting).
 

@@ -30,7 +30,7 @@ import copy
 import torch
 from torch import nn
 
-from robot_cl.strategies.base import Data, Params, Plugin, sample, snapshot, tensor_bytes, weighted_distance, with_task
+from robot_cl.strategies.base import Data, Params, Plugin, register_strategy, sample, snapshot, tensor_bytes, weighted_distance, with_task
 
 
 def importance(learner, data: Data, samples: int, seed: int, objective, absolute: bool = False) -> Params:
@@ -73,6 +73,7 @@ def output_sensitivity(learner, data: Data, samples: int, seed: int) -> Params:
     return importance(learner, data, samples, seed, objective, absolute=True)
 
 
+@register_strategy
 class L2(Plugin):
     name = "l2"
     state_keys = ("anchor",)
@@ -88,6 +89,7 @@ class L2(Plugin):
         return None if self.anchor is None else self.params["strength"] * weighted_distance(learner, self.anchor)
 
 
+@register_strategy
 class EWC(Plugin):
     name = "ewc"
     state_keys = ("tasks",)
@@ -106,6 +108,7 @@ class EWC(Plugin):
         return 0.5 * self.params["strength"] * sum(weighted_distance(learner, t["anchor"], t["fisher"]) for t in self.tasks)
 
 
+@register_strategy
 class OnlineEWC(Plugin):
     name = "online_ewc"
     state_keys = ("anchor", "fisher")
@@ -125,6 +128,7 @@ class OnlineEWC(Plugin):
         return 0.5 * self.params["strength"] * weighted_distance(learner, self.anchor, self.fisher)
 
 
+@register_strategy
 class SI(Plugin):
     name = "si"
     state_keys = ("omega", "anchor")
@@ -166,6 +170,7 @@ class SI(Plugin):
         return None if self.anchor is None else self.params["strength"] * weighted_distance(learner, self.anchor, self.omega)
 
 
+@register_strategy
 class MAS(Plugin):
     name = "mas"
     state_keys = ("omega", "anchor")
@@ -199,6 +204,7 @@ def distillation(new: dict[str, dict[str, torch.Tensor]], old: dict[str, dict[st
     return total
 
 
+@register_strategy
 class LwF(Plugin):
     name = "lwf"
 

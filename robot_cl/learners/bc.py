@@ -1,4 +1,4 @@
-"""Learners: how a policy is trained on one task. ``bc`` = behaviour cloning from demonstrations."""
+"""Behaviour cloning from demonstrations (``learner=bc``), with the strategies' hooks."""
 
 from __future__ import annotations
 
@@ -8,12 +8,13 @@ from typing import Any
 
 import torch
 
-from robot_cl.errors import ConfigError, choices
+from robot_cl.learners.base import register_learner
 from robot_cl.policies import Policy
 from robot_cl.strategies import Data, Plugin, sample
 from robot_cl.strategies.base import hooked_step, to_device
 
 
+@register_learner
 class BCLearner:
     """Behaviour cloning with continual-learning hooks (see :mod:`robot_cl.strategies`).
 
@@ -30,7 +31,7 @@ class BCLearner:
         self.policy, self.cfg, self.plugins, self.device = policy, cfg, plugins, device
         self.batch_size = int(cfg["batch_size"])
         self.lr = float(cfg["lr"])
-        self.grad_clip = float(cfg.get("grad_clip", 0) or 0)
+        self.grad_clip = float(cfg["grad_clip"])
         self.optimizer = self.make_optimizer()
         self.total_updates = 0
 
@@ -53,7 +54,7 @@ class BCLearner:
         return self.policy.outputs(batch)
 
     def make_optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam(self.policy.parameters(), lr=self.lr, weight_decay=float(self.cfg.get("weight_decay", 0.0)))
+        return torch.optim.Adam(self.policy.parameters(), lr=self.lr, weight_decay=float(self.cfg["weight_decay"]))
 
     def train_task(
         self,
@@ -68,7 +69,7 @@ class BCLearner:
         data = to_device(data, self.device)
         for p in self.plugins:
             data = p.training_data(self, task, data)
-        if self.cfg.get("reset_optimizer", True):  # also picks up modules added for this task
+        if self.cfg["reset_optimizer"]:  # also picks up modules added for this task
             self.optimizer = self.make_optimizer()
         for p in self.plugins:
             p.before_training_task(self, task, data)
@@ -99,26 +100,3 @@ class BCLearner:
         self.optimizer = self.make_optimizer()
         self.optimizer.load_state_dict(state["optimizer"])
         self.total_updates = int(state["total_updates"])
-
-
-LEARNERS: dict[str, type] = {"bc": BCLearner}
-
-
-def register_learner(cls: type) -> type:
-    """Make a learner class available as ``learner.name`` in the configs."""
-    LEARNERS[cls.name] = cls
-    return cls
-
-
-def make_learner(cfg: dict, policy: Policy, plugins: list[Plugin], device: torch.device):
-    name = cfg.get("name")
-    if name not in LEARNERS:
-        raise ConfigError(f"unknown learner {name!r}; valid: {choices(LEARNERS)}")
-    return LEARNERS[name](policy, cfg, plugins, device)
-
-
-from robot_cl.rl.agent import SACLearner  # noqa: E402  (the RL learners import this module's neighbours, not it)
-from robot_cl.rl.ppo import PPOLearner  # noqa: E402
-
-register_learner(SACLearner)
-register_learner(PPOLearner)

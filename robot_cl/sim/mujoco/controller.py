@@ -4,7 +4,7 @@ A raw action ``[dx, dy, dz, dyaw, grip]`` in ``[-1, 1]`` asks for a Cartesian di
 tool from where it is now (position and yaw; the gripper always points down). Every control step
 the controller solves one damped least-squares IK step from the *measured* joint state towards
 that target, adds a null-space pull towards the home posture, clips to the joint limits and hands
-the result to the arm's joint position and velocity servos (``robot_cl.sim.panda``). The target leads the measured tool
+the result to the arm's joint position and velocity servos (``robot_cl.sim.mujoco.panda``). The target leads the measured tool
 centre point by one step (delta semantics), which bounds contact forces when the hand is blocked.
 
 Gains and step sizes come from the ``controller`` section of ``configs/sim/household.yaml``.
@@ -17,7 +17,7 @@ import math
 import mujoco
 import numpy as np
 
-from robot_cl.sim.panda import ARM_JOINTS, MAX_FINGER
+from robot_cl.sim.mujoco.panda import ARM_JOINTS, MAX_FINGER
 
 
 def yaw_of(xmat: np.ndarray) -> float:

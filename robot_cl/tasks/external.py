@@ -1,4 +1,4 @@
-"""Tasks of a curriculum: household skills, or any Gymnasium environment described in config.
+"""External tasks: any Gymnasium environment described in config, made to look like a household skill env.
 
 A curriculum lists task names in ``skills``. A name is looked up first in ``curriculum.tasks``
 (external tasks, below) and otherwise among the household skills. An external task is a mapping::
@@ -19,6 +19,7 @@ A curriculum lists task names in ``skills``. A name is looked up first in ``curr
           obs_adapter: null                      # "module:function" mapping the env's observation to the policy's
           max_steps: 200                         # episode length (truncation)
           import: null                           # module imported first (one that registers the env id)
+          suite: null                            # a registered task suite filling the keys above (robot_cl.tasks.suites)
 
 Every task is wrapped by :class:`ExternalTask` so that the rest of the runner sees what it sees for
 household skills: a flat float32 observation, actions in ``[-1, 1]`` (rescaled to the env's bounds),
@@ -31,7 +32,6 @@ trains flat policies only.
 
 from __future__ import annotations
 
-import copy
 import difflib
 import importlib
 import json
@@ -42,8 +42,9 @@ import gymnasium as gym
 import numpy as np
 
 from robot_cl.errors import ConfigError, choices
+from robot_cl.primitives import Program
 
-TASK_KEYS = ("env_id", "kwargs", "expert", "primitive_expert", "end_effector", "success_key", "obs_adapter", "max_steps", "import")
+TASK_KEYS = ("env_id", "kwargs", "expert", "primitive_expert", "end_effector", "success_key", "obs_adapter", "max_steps", "import", "suite")
 DEFAULTS: dict[str, Any] = {
     "kwargs": {},
     "expert": None,
@@ -53,35 +54,8 @@ DEFAULTS: dict[str, Any] = {
     "obs_adapter": None,
     "max_steps": None,
     "import": None,
+    "suite": None,
 }
-
-if "robot_cl/MetaWorld-v0" not in gym.registry:
-    gym.register(id="robot_cl/MetaWorld-v0", entry_point="robot_cl.metaworld_env:MetaWorldEnv")
-
-
-def is_external(task_cfg: Any) -> bool:
-    """Whether a task config describes an external Gymnasium task (rather than household-skill overrides)."""
-    return isinstance(task_cfg, dict) and task_cfg.get("env_id") is not None
-
-
-def task_configs(cur: dict) -> dict[str, Any]:
-    """Per task name in ``cur["skills"]``: the external task spec (defaults and ``skill_config`` merged in),
-    or the household skill's overrides from ``skill_config`` (``None`` when there are none)."""
-    tasks, defaults, overrides = cur.get("tasks") or {}, cur.get("task_defaults") or {}, cur.get("skill_config") or {}
-    out: dict[str, Any] = {}
-    for name in cur["skills"]:
-        if name in tasks:
-            spec = {"env_id": None, **copy.deepcopy(DEFAULTS)}
-            layers = (("task_defaults", defaults), (f"tasks.{name}", tasks[name]), (f"skill_config.{name}", overrides.get(name)))
-            for where, layer in layers:
-                for key, value in (layer or {}).items():
-                    if key not in TASK_KEYS:
-                        raise ConfigError(f"unknown curriculum.{where} key {key!r}; valid: {choices(TASK_KEYS)}")
-                    spec[key] = {**spec[key], **value} if key == "kwargs" and isinstance(value, dict) else copy.deepcopy(value)
-            out[name] = spec
-        else:
-            out[name] = overrides.get(name)
-    return out
 
 
 def load_object(path: str, what: str) -> Any:
@@ -112,12 +86,14 @@ def load_expert(path: str) -> Callable[[np.ndarray], np.ndarray]:
     raise ConfigError(f"expert {path!r} is neither a class, an object with get_action(obs), nor a callable")
 
 
-class ExternalTask(gym.Wrapper):
-    """Makes any Gymnasium task look like a household skill env to the runner (see the module docstring)."""
+class ExternalTask(gym.Env):
+    """Makes any Gymnasium task look like a household skill env to the runner (see the module docstring):
+    the :class:`robot_cl.tasks.TaskEnv` protocol, on the wrapped env ``self.env``."""
+
+    layout = None  # the observation layout is the env's own: no primitive-space anchors
 
     def __init__(self, env: gym.Env, name: str, spec: dict) -> None:
-        super().__init__(env)
-        self.name, self.spec_cfg = name, spec
+        self.env, self.name, self.spec_cfg = env, name, spec
         if not isinstance(env.action_space, gym.spaces.Box) or not np.all(np.isfinite(env.action_space.low)):
             raise ConfigError(f"task {name!r}: {spec['env_id']} has action space {env.action_space}; robot_cl needs a bounded Box")
         self.low, self.high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
@@ -125,6 +101,7 @@ class ExternalTask(gym.Wrapper):
         sample = self._adapt(env.observation_space.sample())
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, sample.shape, np.float32)
         self.action_space = gym.spaces.Box(-1.0, 1.0, env.action_space.shape, np.float32)
+        self.metadata, self.render_mode = env.metadata, env.render_mode
         self.max_steps = int(spec["max_steps"]) if spec.get("max_steps") else None
         self.raw_obs: Any = None  # the env's own observation (what an expert reads)
         if spec.get("end_effector"):
@@ -165,27 +142,19 @@ class ExternalTask(gym.Wrapper):
             truncated = True
         return self._adapt(obs), float(reward), bool(terminated), bool(truncated), info
 
+    def render(self):
+        return self.env.render()
 
-def end_effector(env: gym.Env):
-    """The primitive adapter of a curriculum task's env (an external task's, or the household env's)."""
-    return env.end_effector if isinstance(env, ExternalTask) else env.unwrapped.end_effector
+    def close(self) -> None:
+        self.env.close()
 
+    # -- the task protocol ------------------------------------------------------------------------
+    def expert(self) -> Program:
+        """The task's ``primitive_expert`` for this episode; ``observe()`` gives the env's own observation."""
+        return load_object(self.spec_cfg["primitive_expert"], "primitive_expert")(lambda: self.raw_obs)
 
-def affordance_points(env: gym.Env) -> dict[str, list[np.ndarray]]:
-    """Per primitive name, the current positions of the points the task's skill declares it useful at
-    (``Skill.affordances``); empty for tasks that declare none (external tasks)."""
-    base = env.unwrapped
-    skill, scene = getattr(base, "skill", None), getattr(base, "scene", None)
-    if skill is None or scene is None or isinstance(env, ExternalTask):
-        return {}
-    return {prim: [scene.pos(p) for p in points] for prim, points in skill.affordances.items()}
-
-
-def expert_program(env: gym.Env):
-    """A fresh primitive program of the task's scripted expert, for an env that has just been reset."""
-    if isinstance(env, ExternalTask):
-        return load_object(env.spec_cfg["primitive_expert"], "primitive_expert")(lambda: env.raw_obs)
-    return env.unwrapped.expert()
+    def affordance_points(self) -> dict[str, list[np.ndarray]]:
+        return {}  # an external task declares none
 
 
 def make_external(
@@ -211,15 +180,6 @@ def make_external(
     except Exception as e:
         raise ConfigError(f"task {name!r}: gymnasium.make({env_id!r}, **{kwargs}) failed: {type(e).__name__}: {e}") from None
     return ExternalTask(env, name, spec)
-
-
-def make_env(name: str, sim_config: dict | None = None, task_config: Any = None, **kwargs) -> gym.Env:
-    """The environment of a curriculum task: an external task (``task_config`` has ``env_id``) or a household skill."""
-    if is_external(task_config):
-        return make_external(name, task_config, kwargs.get("render_mode"), kwargs.get("width"), kwargs.get("height"))
-    import robot_cl
-
-    return robot_cl.make(name, sim_config=sim_config, skill_config=task_config, **kwargs)
 
 
 _CHECKED: dict[str, tuple[int, int]] = {}  # external tasks that passed check_external, with their sizes
@@ -252,49 +212,3 @@ def _check_external(name: str, spec: dict) -> tuple[int, int]:
     finally:
         env.close()
     return int(obs.shape[0]), int(env.action_space.shape[0])
-
-
-def io_spec(names: list[str], cfgs: dict[str, Any]) -> dict[str, Any]:
-    """Observation/action sizes and input normalisation shared by the curriculum's tasks (one-line error if they differ)."""
-    from robot_cl.sim.env import ACT_DIM, OBS_CENTER, OBS_DIM, OBS_SCALE
-
-    specs = {}
-    for name in names:
-        if is_external(cfgs.get(name)):
-            specs[name] = check_external(name, cfgs[name])
-        else:
-            specs[name] = (OBS_DIM, ACT_DIM)
-    if len(set(specs.values())) > 1:
-        raise ConfigError("curriculum tasks differ in (observation, action) size: " + ", ".join(f"{n} {s}" for n, s in specs.items()))
-    obs_dim, act_dim = next(iter(specs.values()))
-    if any(is_external(cfgs.get(n)) for n in names):
-        # External observations have no known ranges (Meta-World's are unbounded): no fixed normalisation.
-        return {"obs_dim": obs_dim, "act_dim": act_dim, "obs_center": None, "obs_scale": None}
-    return {"obs_dim": obs_dim, "act_dim": act_dim, "obs_center": OBS_CENTER.tolist(), "obs_scale": OBS_SCALE.tolist()}
-
-
-def validate_curriculum(cur: dict, policy: str) -> None:
-    """One-line errors for unknown task names, malformed external tasks and policy/task mismatches."""
-    from robot_cl.skills import list_skills
-
-    names = cur["skills"]
-    tasks = cur.get("tasks") or {}
-    if not isinstance(tasks, dict):
-        raise ConfigError(f"curriculum.tasks must be a mapping of task names to specs, got {tasks!r}")
-    for name in names:
-        if not isinstance(name, str):
-            raise ConfigError(f"curriculum.skills entries are task names, got {name!r}")
-        if name not in tasks and name not in list_skills():
-            raise ConfigError(f"unknown skill {name!r}; valid: {choices([*list_skills(), *tasks])}")
-    cfgs = task_configs(cur)
-    for name in names:
-        spec = cfgs[name]
-        if name in tasks:
-            if not is_external(spec):
-                raise ConfigError(f"curriculum.tasks.{name} needs an env_id (a registered Gymnasium id)")
-            if policy == "hierarchical" and not spec.get("primitive_expert"):  # checked first: it needs no env
-                raise ConfigError(
-                    f"task {name!r} ({spec['env_id']}) has no primitive_expert, so policy=hierarchical cannot be "
-                    f"trained on it; valid: policy=flat, or set curriculum.tasks.{name}.primitive_expert"
-                )
-            check_external(name, spec)

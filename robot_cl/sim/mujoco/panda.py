@@ -8,7 +8,7 @@ Retrieval of Feasible Parameters Using Penalty-Based Optimization", IEEE RA-L 20
 MuJoCo Menagerie uses); hand and finger masses are Franka's data-sheet values.
 
 The arm is position-servoed (joint-space PD with gravity compensation on every link); the
-Cartesian controller in :mod:`robot_cl.sim.controller` turns end-effector commands into joint
+Cartesian controller in :mod:`robot_cl.sim.mujoco.controller` turns end-effector commands into joint
 targets. Gains live in ``configs/sim/household.yaml``.
 """
 

@@ -16,8 +16,8 @@ import numpy as np
 
 from robot_cl.errors import ConfigError, choices
 from robot_cl.paths import resolve
-from robot_cl.sim.controller import yaw_of
-from robot_cl.sim.panda import ARM_JOINTS, FINGER_JOINTS, MAX_FINGER, add_panda
+from robot_cl.sim.mujoco.controller import yaw_of
+from robot_cl.sim.mujoco.panda import ARM_JOINTS, FINGER_JOINTS, MAX_FINGER, add_panda
 
 ROBOT_PREFIX = "panda_"
 

@@ -4,7 +4,7 @@ Each expert is a function ``expert(observe) -> Program``: ``observe()`` returns 
 current 39-value observation (hand ``[0:3]``, gripper opening ``[3]``, first object ``[4:7]``,
 second object ``[11:14]``, goal ``[36:39]``), re-read before every decision, and the program yields
 the same motion primitives the household skills use (:mod:`robot_cl.primitives`), driven through
-:class:`robot_cl.metaworld_env.SawyerEndEffector`. So the hierarchical policy learns, on Meta-World,
+:class:`robot_cl.tasks.suites.metaworld.env.SawyerEndEffector`. So the hierarchical policy learns, on Meta-World,
 which primitive to call and with what parameters, exactly as on the household skills.
 
 The grasp offsets and approach heights are facts about Meta-World's object geometry (where a
@@ -13,7 +13,7 @@ Meta-World's scripted policies; the programs themselves are written as primitive
 
 A task names its expert in the curriculum (``configs/curriculum/cw10.yaml``)::
 
-    hammer: {kwargs: {task: hammer-v3}, primitive_expert: robot_cl.metaworld_experts:hammer}
+    hammer: {kwargs: {task: hammer-v3}}          # with task_defaults.suite: metaworld (robot_cl.tasks.suites.metaworld)
 """
 
 from __future__ import annotations

@@ -1,0 +1,103 @@
+"""A curriculum's tasks: their configs, their environments, their sizes, and the checks made before any work.
+
+A name in ``curriculum.skills`` is looked up first in ``curriculum.tasks`` (an external task,
+:mod:`robot_cl.tasks.external`) and otherwise among the household skills.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib
+from typing import Any
+
+import gymnasium as gym
+
+from robot_cl.envs import make as make_skill_env
+from robot_cl.errors import ConfigError, choices
+from robot_cl.layout import ACT_DIM, OBS_CENTER, OBS_DIM, OBS_SCALE
+from robot_cl.skills import list_skills
+from robot_cl.tasks.external import DEFAULTS, TASK_KEYS, check_external, make_external
+from robot_cl.tasks.suites import TASK_SUITES
+
+
+def is_external(task_cfg: Any) -> bool:
+    """Whether a task config describes an external Gymnasium task (rather than household-skill overrides)."""
+    return isinstance(task_cfg, dict) and task_cfg.get("env_id") is not None
+
+
+def _suite_defaults(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """The keys a task's ``suite`` fills in (importing the suite's module registers it)."""
+    suite = spec.get("suite")
+    if not suite:
+        return {}
+    if suite not in TASK_SUITES:  # a built-in suite is imported when first named (Meta-World loads slowly)
+        with contextlib.suppress(ImportError):  # not a built-in suite: the lookup below names the valid ones
+            importlib.import_module(f"robot_cl.tasks.suites.{suite}")
+    return TASK_SUITES[suite].defaults(name, spec)
+
+
+def task_configs(cur: dict) -> dict[str, Any]:
+    """Per task name in ``cur["skills"]``: the external task spec (defaults, its suite's keys and
+    ``skill_config`` merged in), or the household skill's overrides from ``skill_config`` (``None`` when none)."""
+    tasks, defaults, overrides = cur.get("tasks") or {}, cur.get("task_defaults") or {}, cur.get("skill_config") or {}
+    out: dict[str, Any] = {}
+    for name in cur["skills"]:
+        if name not in tasks:
+            out[name] = overrides.get(name)
+            continue
+        spec = {"env_id": None, **copy.deepcopy(DEFAULTS)}
+        given: set[str] = set()
+        for where, layer in (("task_defaults", defaults), (f"tasks.{name}", tasks[name]), (f"skill_config.{name}", overrides.get(name))):
+            for key, value in (layer or {}).items():
+                if key not in TASK_KEYS:
+                    raise ConfigError(f"unknown curriculum.{where} key {key!r}; valid: {choices(TASK_KEYS)}")
+                spec[key] = {**spec[key], **value} if key == "kwargs" and isinstance(value, dict) else copy.deepcopy(value)
+                given.add(key)
+        spec.update({k: v for k, v in _suite_defaults(name, spec).items() if k not in given})
+        out[name] = spec
+    return out
+
+
+def make_env(name: str, sim_config: dict | None = None, task_config: Any = None, **kwargs) -> gym.Env:
+    """The environment of a curriculum task: an external task (``task_config`` has ``env_id``) or a household skill."""
+    if is_external(task_config):
+        return make_external(name, task_config, kwargs.get("render_mode"), kwargs.get("width"), kwargs.get("height"))
+    return make_skill_env(name, sim_config=sim_config, skill_config=task_config, **kwargs)
+
+
+def io_spec(names: list[str], cfgs: dict[str, Any]) -> dict[str, Any]:
+    """Observation/action sizes and input normalisation shared by the curriculum's tasks (one-line error if they differ)."""
+    specs = {name: check_external(name, cfgs[name]) if is_external(cfgs.get(name)) else (OBS_DIM, ACT_DIM) for name in names}
+    if len(set(specs.values())) > 1:
+        raise ConfigError("curriculum tasks differ in (observation, action) size: " + ", ".join(f"{n} {s}" for n, s in specs.items()))
+    obs_dim, act_dim = next(iter(specs.values()))
+    if any(is_external(cfgs.get(n)) for n in names):
+        # External observations have no known ranges (Meta-World's are unbounded): no fixed normalisation.
+        return {"obs_dim": obs_dim, "act_dim": act_dim, "obs_center": None, "obs_scale": None}
+    return {"obs_dim": obs_dim, "act_dim": act_dim, "obs_center": OBS_CENTER.tolist(), "obs_scale": OBS_SCALE.tolist()}
+
+
+def validate_curriculum(cur: dict, policy: str) -> None:
+    """One-line errors for unknown task names, malformed external tasks and policy/task mismatches."""
+    names = cur["skills"]
+    tasks = cur.get("tasks") or {}
+    if not isinstance(tasks, dict):
+        raise ConfigError(f"curriculum.tasks must be a mapping of task names to specs, got {tasks!r}")
+    for name in names:
+        if not isinstance(name, str):
+            raise ConfigError(f"curriculum.skills entries are task names, got {name!r}")
+        if name not in tasks and name not in list_skills():
+            raise ConfigError(f"unknown skill {name!r}; valid: {choices([*list_skills(), *tasks])}")
+    cfgs = task_configs(cur)
+    for name in names:
+        spec = cfgs[name]
+        if name in tasks:
+            if not is_external(spec):
+                raise ConfigError(f"curriculum.tasks.{name} needs an env_id (a registered Gymnasium id) or a suite")
+            if policy == "hierarchical" and not spec.get("primitive_expert"):  # checked first: it needs no env
+                raise ConfigError(
+                    f"task {name!r} ({spec['env_id']}) has no primitive_expert, so policy=hierarchical cannot be "
+                    f"trained on it; valid: policy=flat, or set curriculum.tasks.{name}.primitive_expert"
+                )
+            check_external(name, spec)

@@ -1,0 +1,93 @@
+"""Every check of a run's config that can be made before any work: one-line errors naming the bad value
+and the valid choices (:class:`robot_cl.errors.ConfigError`)."""
+
+from __future__ import annotations
+
+import importlib
+
+from robot_cl import tasks
+from robot_cl.errors import ConfigError, choices
+from robot_cl.learners import LEARNERS
+from robot_cl.policies import POLICIES
+from robot_cl.strategies import STRATEGIES
+
+
+def _expect(cond: bool, message: str) -> None:
+    if not cond:
+        raise ConfigError(message)
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def import_extensions(modules: list[str]) -> None:
+    """Import user modules that register strategies, policies or learners (``imports=[...]``)."""
+    for name in modules or []:
+        try:
+            importlib.import_module(name)
+        except Exception as e:
+            raise ConfigError(
+                f"cannot import {name!r} listed in imports: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            ) from None
+
+
+def validate(cfg: dict) -> None:
+    """One-line errors for unknown names and values of the wrong type, before any work starts."""
+    _expect(isinstance(cfg.get("imports", []), list), f"imports must be a list of module names, got {cfg.get('imports')!r}")
+    import_extensions(cfg.get("imports", []))
+    _expect(cfg["mode"] in ("train", "reference"), f"unknown mode {cfg['mode']!r}; valid: reference, train")
+    _expect(_is_int(cfg["seed"]), f"seed must be an integer, got {cfg['seed']!r}")
+    _expect(
+        cfg["workers"] == "auto" or (_is_int(cfg["workers"]) and cfg["workers"] > 0),
+        f"workers must be auto or a positive integer, got {cfg['workers']!r}",
+    )
+    _expect(_is_int(cfg["threads"]) and cfg["threads"] > 0, f"threads must be a positive integer, got {cfg['threads']!r}")
+    _expect(
+        cfg["resume_from"] is None or _is_int(cfg["resume_from"]),
+        f"resume_from must be a stage index, got {cfg['resume_from']!r}",
+    )
+    dev = str(cfg["device"])
+    _expect(dev in ("auto", "cpu", "cuda") or dev.startswith("cuda:"), f"unknown device {dev!r}; valid: auto, cpu, cuda, cuda:N")
+    cur = cfg["curriculum"]
+    skills = cur["skills"]
+    _expect(isinstance(skills, list) and len(skills) > 0, f"curriculum.skills must be a non-empty list, got {skills!r}")
+    _expect(len(set(map(str, skills))) == len(skills), f"curriculum.skills lists a skill twice: {skills}")
+    for key in ("demos", "demo_seed"):
+        _expect(
+            _is_int(cur[key]) and cur[key] >= (1 if key == "demos" else 0),
+            f"curriculum.{key} must be a positive integer, got {cur[key]!r}",
+        )
+    for s in cur.get("skill_config") or {}:
+        _expect(s in skills, f"curriculum.skill_config names {s!r}, which is not in curriculum.skills: {', '.join(skills)}")
+    _expect(cfg["policy"].get("name") in POLICIES, f"unknown policy {cfg['policy'].get('name')!r}; valid: {choices(POLICIES)}")
+    tasks.validate_curriculum(cur, cfg["policy"]["name"])  # unknown skills, external tasks' env ids, experts, success keys
+    _expect(cfg["learner"].get("name") in LEARNERS, f"unknown learner {cfg['learner'].get('name')!r}; valid: {choices(LEARNERS)}")
+    plugins = cfg["strategy"].get("plugins") or {}
+    _expect(isinstance(plugins, dict), f"strategy.plugins must be a mapping of strategy names to settings, got {plugins!r}")
+    for name in plugins:
+        _expect(name in STRATEGIES, f"unknown strategy {name!r}; valid: {choices(STRATEGIES)}")
+    learner = cfg["learner"]
+    learner_cls = LEARNERS[learner["name"]]
+    if hasattr(learner_cls, "policy_config"):
+        learner_cls.policy_config(cfg["policy"], learner)  # a learner may refuse a policy (one-line error)
+    for key in (learner_cls.budget_key, "batch_size"):
+        _expect(_is_int(learner[key]) and learner[key] > 0, f"learner.{key} must be a positive integer, got {learner[key]!r}")
+    _expect(
+        isinstance(learner["lr"], (int, float)) and learner["lr"] > 0,
+        f"learner.lr must be a positive number, got {learner['lr']!r}",
+    )
+    if "n_envs" in learner:  # RL learners: collection settings
+        n = learner["n_envs"]
+        _expect(_is_int(n) and n > 0, f"learner.n_envs must be a positive integer, got {n!r}")
+        w = learner.get("workers")
+        _expect(w is None or (_is_int(w) and w > 0), f"learner.workers must be null (one per env) or a positive integer, got {w!r}")
+    ev = cfg["eval"]
+    for key in ("episodes", "curve_episodes", "seed_start"):
+        _expect(_is_int(ev[key]) and ev[key] > 0, f"eval.{key} must be a positive integer, got {ev[key]!r}")
+    _expect(_is_int(ev["curve_points"]) and ev["curve_points"] >= 1, f"eval.curve_points must be >= 1, got {ev['curve_points']!r}")
+    _expect(ev["seed_start"] >= cur["demo_seed"] + cur["demos"], "eval.seed_start must be above the demonstration seeds")
+    _expect(isinstance(ev["unseen"], bool), f"eval.unseen must be true or false, got {ev['unseen']!r}")
+    rec = ev["recovery"]
+    for key in ("check_every", "max_updates", "episodes"):
+        _expect(_is_int(rec[key]) and rec[key] > 0, f"eval.recovery.{key} must be a positive integer, got {rec[key]!r}")
