@@ -27,7 +27,7 @@ def evaluate(skill: str, spec: dict | None, seeds: list[int], raw: bool = False)
     warnings.filterwarnings("ignore")
     from robot_cl import tasks
     from robot_cl.demos import record_raw_episode
-    from robot_cl.sim.env import run_expert
+    from robot_cl.tasks import run_expert
 
     env = tasks.make_env(skill, None, spec)
     expert = tasks.load_expert(spec["expert"]) if raw else None

@@ -23,7 +23,6 @@ SKILL = "pick_place_cube_in_bowl"
 
 def three_call_plan(seeds: int, carry_heights: list[float]) -> None:
     import robot_cl
-    from robot_cl import tasks
     from robot_cl.primitives import Hold, Pick, PrimitiveRunner, Reach, Release
     from robot_cl.programs import grip_yaw
 
@@ -45,7 +44,6 @@ def three_call_plan(seeds: int, carry_heights: list[float]) -> None:
 
 def pick_tolerance(seeds: int) -> None:
     import robot_cl
-    from robot_cl import tasks
     from robot_cl.primitives import Pick, PrimitiveRunner
 
     env = robot_cl.make(SKILL)

@@ -44,7 +44,7 @@ def run_pair(
     from robot_cl.cli import check_overrides
     from robot_cl.evaluation import rollout
     from robot_cl.learners import make_learner
-    from robot_cl.run import new_policy, stage_data, stage_seed
+    from robot_cl.stages import new_policy, stage_data, stage_seed
 
     torch.set_num_threads(1)
     # Environments in this process (learner.asynchronous=false): process_time then counts all the CPU the run uses.

@@ -52,25 +52,32 @@ def scaling(skill: str, workers: int, per_worker: int, steps: int, primitive: bo
 
 
 def sac_updates_per_s(obs_dim: int, act_dim: int, device: str, updates: int, batch: int = 128) -> float:
+    """SAC updates/s through the learner's one update path (``SACLearner.step``: hooks, alpha, targets),
+    with learner=sac's settings (Continual World's 4 x 256 networks) for a 10-task curriculum."""
     import torch
 
-    from robot_cl.rl.sac import SAC, ReplayBuffer
+    from robot_cl.cli import compose_overrides
+    from robot_cl.learners import SACLearner, make_learner
+    from robot_cl.policies import build_policy
+    from robot_cl.rl.sac import ReplayBuffer
 
     torch.manual_seed(0)
-    sac = SAC(obs_dim, act_dim, 10).to(device)
-    sac.reset_optimizers()
+    learner_cfg = compose_overrides(["learner=sac", f"learner.batch_size={batch}"])["learner"]
+    policy_cfg = SACLearner.policy_config(compose_overrides(["policy=flat"])["policy"], learner_cfg)
+    policy = build_policy({"cfg": policy_cfg, "obs_dim": obs_dim, "act_dim": act_dim, "n_tasks": 10, "tasks_added": 1}).to(device)
+    learner = make_learner(learner_cfg, policy, [], torch.device(device))
     buf = ReplayBuffer(10_000, obs_dim, act_dim)
     rng = np.random.default_rng(0)
     for _ in range(2_000):
         buf.add(rng.normal(size=obs_dim), rng.uniform(-1, 1, act_dim), rng.normal(), rng.normal(size=obs_dim), False, 0)
-    batches = [buf.sample(batch, rng, device) for _ in range(updates + 10)]
+    batches = [{"transitions": buf.sample(batch, rng, device)} for _ in range(updates + 10)]
     for b in batches[:10]:
-        sac.update(b)
+        learner.step(b)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     t0 = time.perf_counter()
     for b in batches[10:]:
-        sac.update(b)
+        learner.step(b)
     if device.startswith("cuda"):
         torch.cuda.synchronize()
     return updates / (time.perf_counter() - t0)

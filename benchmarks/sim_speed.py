@@ -27,12 +27,12 @@ import numpy as np
 
 def measure(skill: str, repeats: int, seed: int) -> dict:
     import robot_cl
-    from robot_cl.sim.env import run_expert
+    from robot_cl.tasks import run_expert
 
     env = robot_cl.make(skill)
     base = env.unwrapped
     actions = run_expert(env, seed).actions
-    model, data, skip = base.model, base.data, base.frame_skip
+    model, data, skip = base.backend.model, base.backend.data, base.backend.frame_skip
     env_time, raw_time, ctrls = np.inf, np.inf, []
     for _ in range(repeats):
         env.reset(seed=seed)

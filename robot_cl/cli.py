@@ -17,6 +17,7 @@ from pathlib import Path
 
 import hydra
 from hydra import compose, initialize_config_dir
+from hydra.core.config_store import ConfigStore
 from hydra.core.global_hydra import GlobalHydra
 from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
@@ -25,7 +26,8 @@ from omegaconf import DictConfig, OmegaConf
 from robot_cl.errors import ConfigError, RobotCLError, choices
 from robot_cl.paths import CONFIGS_DIR
 from robot_cl.resources import cpu_count, launcher_config, resolve_workers
-from robot_cl.run import train, validate
+from robot_cl.run import train
+from robot_cl.validation import import_extensions, validate
 
 GROUPS = ("curriculum", "policy", "learner", "strategy", "sim", "eval", "experiment")
 # Keys already spelt out in the run name: a sweep over them needs no suffix on the run folder.
@@ -57,7 +59,11 @@ def register_resolvers() -> None:
 
 
 def group_options(group: str) -> list[str]:
-    return sorted(p.stem for p in (CONFIGS_DIR / group).glob("*.yaml"))
+    """A config group's options: its YAML files and the nodes registered in Hydra's ConfigStore
+    (every registered strategy has one, built from its constructor)."""
+    files = {p.stem for p in (CONFIGS_DIR / group).glob("*.yaml")}
+    stored = {name.removesuffix(".yaml") for name in ConfigStore.instance().repo.get(group, {})}
+    return sorted(files | stored)
 
 
 def _one_line(e: Exception) -> str:
@@ -83,6 +89,9 @@ def compose_overrides(args: list[str]) -> dict:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except Exception as e:
         raise ConfigError(f"malformed override: {_one_line(e)}") from None
+    for o in parsed:  # user modules first: the strategies, policies or learners they register are options too
+        if o.key_or_group == "imports" and isinstance(o.value(), list):
+            import_extensions([str(m) for m in o.value()])
     first = []
     for o in parsed:
         key = o.key_or_group

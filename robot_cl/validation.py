@@ -8,6 +8,7 @@ import importlib
 from robot_cl import tasks
 from robot_cl.errors import ConfigError, choices
 from robot_cl.learners import LEARNERS
+from robot_cl.paths import add_skill_dirs, resolve
 from robot_cl.policies import POLICIES
 from robot_cl.strategies import STRATEGIES
 
@@ -36,6 +37,10 @@ def validate(cfg: dict) -> None:
     """One-line errors for unknown names and values of the wrong type, before any work starts."""
     _expect(isinstance(cfg.get("imports", []), list), f"imports must be a list of module names, got {cfg.get('imports')!r}")
     import_extensions(cfg.get("imports", []))
+    _expect(isinstance(cfg["skills_dirs"], list), f"skills_dirs must be a list of folders, got {cfg['skills_dirs']!r}")
+    for d in cfg["skills_dirs"]:
+        _expect(resolve(d).is_dir(), f"skills_dirs names {d!r}, which is not a folder")
+    add_skill_dirs(cfg["skills_dirs"])
     _expect(cfg["mode"] in ("train", "reference"), f"unknown mode {cfg['mode']!r}; valid: reference, train")
     _expect(_is_int(cfg["seed"]), f"seed must be an integer, got {cfg['seed']!r}")
     _expect(

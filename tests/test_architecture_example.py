@@ -7,8 +7,8 @@ import pytest
 
 import robot_cl
 from robot_cl.paths import REPO_ROOT
-from robot_cl.sim.env import run_expert
 from robot_cl.skills import SKILLS, load_skill_file
+from robot_cl.tasks import run_expert
 
 
 @pytest.fixture

@@ -7,8 +7,9 @@ from gymnasium.utils.env_checker import check_env
 
 import robot_cl
 from robot_cl.errors import ConfigError, SkillError
+from robot_cl.layout import ACT_DIM, OBS_DIM
+from robot_cl.sim.env import HouseholdEnv
 from robot_cl.sim.mujoco import scene as scene_module
-from robot_cl.sim.env import ACT_DIM, OBS_DIM, HouseholdEnv
 
 SKILLS = robot_cl.list_skills()
 
@@ -72,11 +73,11 @@ def test_model_is_compiled_once_per_env(monkeypatch):
     real = scene_module.build_model
     monkeypatch.setattr(scene_module, "build_model", lambda cfg: calls.append(1) or real(cfg))
     env = HouseholdEnv("open_drawer")
-    model = env.model
+    model = env.backend.model
     for seed in range(3):
         env.reset(seed=seed)
         env.step(env.action_space.sample())
-    assert len(calls) == 1 and env.model is model
+    assert len(calls) == 1 and env.backend.model is model
 
 
 def test_success_is_reported_in_info_and_reward_is_dense():
@@ -126,12 +127,12 @@ def test_arm_stays_within_joint_limits_under_random_actions():
     env = robot_cl.make("open_cabinet").unwrapped
     env.reset(seed=1)
     rng = np.random.default_rng(0)
-    ctl = env.controller
+    ctl = env.backend.controller
     for _ in range(150):
         env.step(rng.uniform(-1, 1, ACT_DIM))
-        q = env.data.qpos[ctl.qadr]
+        q = env.backend.data.qpos[ctl.qadr]
         assert np.all(q >= ctl.q_lo - 0.05) and np.all(q <= ctl.q_hi + 0.05)
-        assert np.all(np.isfinite(env.data.qpos))
+        assert np.all(np.isfinite(env.backend.data.qpos))
 
 
 @pytest.mark.parametrize("action", [np.zeros(3), np.array([0, 0, 0, np.nan, 0])])
@@ -183,5 +184,5 @@ def test_clear_errors_for_bad_names():
 
 def test_sim_config_overrides_apply():
     env = HouseholdEnv("press_button", sim_config={"frame_skip": 5, "controller": {"pos_step": 0.006}})
-    assert env.frame_skip == 5 and env.controller.pos_step == 0.006
+    assert env.backend.frame_skip == 5 and env.backend.controller.pos_step == 0.006
     assert env.metadata["render_fps"] == 100

@@ -3,18 +3,16 @@
 import numpy as np
 import pytest
 import torch
-from policy_fixtures import FLAT, HIER, make_policy
+from policy_fixtures import BC, FLAT, HIER, make_policy
 
 import robot_cl
 from robot_cl import demos
 from robot_cl.evaluation import Evaluator, rollout
+from robot_cl.layout import ACT_DIM, OBS_CENTER, OBS_DIM
 from robot_cl.learners import BCLearner
 from robot_cl.policies import HierarchicalPolicy, LearnedPrimitive, build_policy, count_params
 from robot_cl.primitives import PrimitiveRunner, Reach
-from robot_cl.sim.env import ACT_DIM, OBS_CENTER, OBS_DIM
 from robot_cl.strategies import Multitask, concat, make_plugins
-
-BC = {"name": "bc", "lr": 1e-3, "batch_size": 64, "updates": 100, "grad_clip": 10.0, "reset_optimizer": True}
 
 
 # -- demonstrations -----------------------------------------------------------------------------------

@@ -18,7 +18,6 @@ import numpy as np
 import pytest
 
 from robot_cl.errors import ConfigError
-
 from robot_cl.primitives import (
     CLOSED,
     OPEN,
@@ -684,7 +683,7 @@ def test_zero_budget_is_respected():
 
 
 def test_composite_primitives_are_in_the_rl_action_space_but_not_in_demonstrations():
-    from robot_cl.demos import PRIMITIVE_NAMES
+    from robot_cl.primitives.vocabulary import PRIMITIVE_NAMES
     from robot_cl.rl.primitive_env import ACTION_PRIMITIVES
 
     assert "pick" in ACTION_PRIMITIVES and "pick" not in PRIMITIVE_NAMES

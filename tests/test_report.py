@@ -10,7 +10,7 @@ import pytest
 
 from robot_cl import report
 from robot_cl.cli import check_overrides
-from robot_cl.run import compute_metrics
+from robot_cl.results import compute_metrics
 from robot_cl.video import write_video
 
 REPORT = [sys.executable, "-m", "robot_cl.report"]

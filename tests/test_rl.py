@@ -7,18 +7,16 @@ import math
 import numpy as np
 import pytest
 import torch
+from policy_fixtures import learner_config, sac_agent, sac_config
 
 from robot_cl.rl.ppo import clipped_surrogate, gae
-from robot_cl.rl.sac import CWMLP, SAC, ReplayBuffer, SACConfig
+from robot_cl.rl.sac import CWMLP, SAC, ReplayBuffer
 from robot_cl.strategies import STRATEGIES
 
-SMALL = SACConfig(hidden=(32, 32))
+SMALL = sac_config(hidden=(32, 32))
 # learner=ppo's settings (configs/learner/ppo.yaml) with tiny networks and rollouts
-PPO_CFG = {
-    "name": "ppo", "steps": 60, "n_envs": 2, "asynchronous": False, "rollout": 10, "epochs": 2, "batch_size": 10,
-    "lr": 3e-4, "gamma": 0.99, "gae_lambda": 0.95, "clip": 0.2, "vf_coef": 0.5, "ent_coef": 0.0, "norm_adv": True,
-    "grad_clip": 0.5, "init_log_std": 0.0, "hidden": [32, 32], "keep_rows": 1000,
-}  # fmt: skip
+PPO_CFG = learner_config("ppo", steps=60, asynchronous=False, rollout=10, epochs=2, batch_size=10, hidden=[32, 32], keep_rows=1000)
+SAC_CFG = learner_config("sac", hidden=[32, 32], batch_size=16, buffer_size=1000)
 
 
 def batch(sac: SAC, n: int = 16, seed: int = 0, task: int = 0) -> dict[str, torch.Tensor]:
@@ -65,11 +63,16 @@ def test_squashed_log_prob_matches_the_change_of_variables():
     assert torch.allclose(logp, dist.log_prob(a.clamp(-1 + 1e-6, 1 - 1e-6)), atol=1e-3)
 
 
+def step(learner, b: dict[str, torch.Tensor]) -> None:
+    learner.step({"transitions": b})  # SAC's one update path (the strategies' hooks, alpha, targets)
+
+
 def test_target_critics_track_with_the_configured_polyak():
     torch.manual_seed(0)
-    sac = SAC(3, 2, 1, SACConfig(hidden=(32, 32), polyak=0.9))
+    policy, learner = sac_agent(3, 2, 1, hidden=[32, 32], polyak=0.9)
+    sac = policy.sac
     before = [p.clone() for p in sac.q1_target.parameters()]
-    sac.update(batch(sac))
+    step(learner, batch(sac))
     for p, pt, old in zip(sac.q1.parameters(), sac.q1_target.parameters(), before):
         assert torch.allclose(pt, 0.9 * old + 0.1 * p, atol=1e-7)
     assert not all(torch.equal(pt, old) for pt, old in zip(sac.q1_target.parameters(), before))
@@ -77,21 +80,22 @@ def test_target_critics_track_with_the_configured_polyak():
 
 def test_entropy_tuning_moves_each_tasks_alpha_toward_its_target():
     torch.manual_seed(0)
-    sac = SAC(3, 2, 2, SMALL)
+    policy, learner = sac_agent(3, 2, 2, hidden=[32, 32])
+    sac = policy.sac
     with torch.no_grad():  # task 0's policy: nearly deterministic, far below the target entropy -2
         sac.actor.net.heads[0].bias[2:] = -10.0
-    sac.update(batch(sac, task=0))
+    step(learner, batch(sac, task=0))
     assert sac.log_alpha[0] > 0 and sac.log_alpha[1] == 0  # alpha grows for task 0 only
-    high = SAC(3, 2, 1, SACConfig(hidden=(32, 32), target_entropy=-50.0))  # entropy far above this target
-    high.update(batch(high))
-    assert high.log_alpha[0] < 0
+    high, learner = sac_agent(3, 2, 1, hidden=[32, 32], target_entropy=-50.0)  # entropy far above this target
+    step(learner, batch(high.sac))
+    assert high.sac.log_alpha[0] < 0
 
 
 @pytest.mark.parametrize("gradient", ["straight_through", "expectation"])
 def test_categorical_heads_choose_one_entry_per_group_and_learn_from_the_critic(gradient):
     torch.manual_seed(0)
     groups = (3, 2)
-    sac = SAC(3, 3 + 2 + 2, 1, SACConfig(hidden=(32, 32), discrete=groups, discrete_gradient=gradient))
+    sac = SAC(3, 3 + 2 + 2, 1, sac_config(hidden=(32, 32), discrete=groups, discrete_gradient=gradient))
     t = torch.zeros(256, dtype=torch.long)
     x = sac.inputs(torch.randn(256, 3), t)
     a, logp, logp_d = sac.actor(x, t, split=True)
@@ -131,19 +135,19 @@ def test_categorical_heads_choose_one_entry_per_group_and_learn_from_the_critic(
 
 def test_categorical_entropy_coefficient_moves_toward_its_own_target():
     torch.manual_seed(0)
-    cfg = SACConfig(hidden=(32, 32), discrete=(4,))
-    low = SAC(3, 4 + 2, 1, cfg)
+    policy, learner = sac_agent(3, 4 + 2, 1, discrete=(4,), hidden=[32, 32])
+    low = policy.sac
     assert low.target_entropy == -2 and math.isclose(low.target_entropy_d, 0.5 * math.log(4))
     with torch.no_grad():  # a near-certain choice: entropy ~0, under the target
         low.actor.net.heads[0].bias[:4] = torch.tensor([20.0, 0.0, 0.0, 0.0])
-    low.update(batch(low))
+    step(learner, batch(low))
     assert low.log_alpha_d[0] > 0
-    high = SAC(3, 4 + 2, 1, SACConfig(hidden=(32, 32), discrete=(4,), discrete_target_entropy=0.0))
-    high.update(batch(high))  # a fresh head is near uniform: entropy ~log 4, above the target 0
-    assert high.log_alpha_d[0] < 0
-    flat = SAC(3, 2, 1, SMALL)  # without categorical heads the coefficient is never trained
-    flat.update(batch(flat))
-    assert flat.log_alpha_d[0] == 0
+    high, learner = sac_agent(3, 4 + 2, 1, discrete=(4,), hidden=[32, 32], discrete_target_entropy=0.0)
+    step(learner, batch(high.sac))  # a fresh head is near uniform: entropy ~log 4, above the target 0
+    assert high.sac.log_alpha_d[0] < 0
+    flat, learner = sac_agent(3, 2, 1, hidden=[32, 32])  # without categorical heads the coefficient is never trained
+    step(learner, batch(flat.sac))
+    assert flat.sac.log_alpha_d[0] == 0
 
 
 def test_replay_buffer_wraps_and_samples_what_was_added():
@@ -193,30 +197,30 @@ class Point:
         return np.array([self.x], np.float32), -abs(self.x - 0.5), self.t >= 10
 
 
-def episode_return(sac: SAC, env: Point, episodes: int = 20) -> float:
+def episode_return(policy, env: Point, episodes: int = 20) -> float:
     total = 0.0
     for _ in range(episodes):
         obs, done = env.reset(), False
         while not done:
-            obs, r, done = env.step(sac.act(obs, 0, deterministic=True))
+            obs, r, done = env.step(policy.act(obs, 0))  # the deterministic actor
             total += r
     return total / episodes
 
 
 def test_sac_improves_return_on_a_trivial_task():
     torch.manual_seed(0)
-    sac = SAC(1, 1, 1, SACConfig(hidden=(64, 64), batch_size=64))
+    policy, learner = sac_agent(1, 1, 1, hidden=[64, 64])
     env, rng, buf = Point(0), np.random.default_rng(0), ReplayBuffer(10_000, 1, 1)
-    before = episode_return(sac, Point(1))
+    before = episode_return(policy, Point(1))
     obs = env.reset()
-    for step in range(1500):
-        a = rng.uniform(-1, 1, 1).astype(np.float32) if step < 200 else sac.act(obs, 0)
+    for t in range(1500):
+        a = rng.uniform(-1, 1, 1).astype(np.float32) if t < 200 else policy.explore(obs[None], 0)[0]
         nxt, r, over = env.step(a)
         buf.add(obs, a, r, nxt, False, 0)  # time limit only: never a true termination
         obs = env.reset() if over else nxt
-        if step >= 200:
-            sac.update(buf.sample(64, rng))
-    after = episode_return(sac, Point(1))
+        if t >= 200:
+            step(learner, buf.sample(64, rng))
+    after = episode_return(policy, Point(1))
     assert after > before + 1.0 and after > -2.0  # the untrained policy scores about -10 per episode here, the optimum about -0.5
 
 
@@ -271,21 +275,18 @@ def test_merge_infos_concatenates_groups_and_fills_keys_a_group_lacks():
 
 
 # -- learner=sac in the runner ----------------------------------------------------------------------
-def sac_agent(n_tasks: int = 2):
-    from policy_fixtures import FLAT, make_policy
+def household_sac_policy(n_tasks: int = 2):
+    from robot_cl.layout import ACT_DIM, OBS_DIM
 
-    from robot_cl.learners import LEARNERS
-
-    lcfg = {"hidden": [32, 32], "gamma": 0.99, "polyak": 0.995, "init_alpha": 1.0, "target_entropy": None}
-    return make_policy(LEARNERS["sac"].policy_config(FLAT, lcfg), n_tasks)
+    return sac_agent(OBS_DIM, ACT_DIM, n_tasks, hidden=[32, 32])[0]
 
 
 def test_sac_learner_calls_every_strategy_hook_in_the_rl_loop():
     from functools import partial
 
     from robot_cl import tasks
-    from robot_cl.learners import make_learner
-    from robot_cl.rl.agent import GROUP, RLTask
+    from robot_cl.learners import RLTask, make_learner
+    from robot_cl.rl.agent import GROUP
     from robot_cl.strategies import Plugin
 
     calls: list[str] = []
@@ -317,9 +318,9 @@ def test_sac_learner_calls_every_strategy_hook_in_the_rl_loop():
             calls.append("after_training_task")
             self.seen = data
 
-    policy = sac_agent()
+    policy = household_sac_policy()
     policy.add_task(0)
-    cfg = {"name": "sac", "batch_size": 16, "lr": 1e-3, "buffer_size": 1000, "start_steps": 20, "update_after": 40, "update_every": 20}
+    cfg = {**SAC_CFG, "start_steps": 20, "update_after": 40, "update_every": 20}
     rec = Recorder()
     learner = make_learner(cfg, policy, [rec], torch.device("cpu"))
     env = RLTask("press_button", partial(tasks.make_env, "press_button", None, {"max_steps": 25}))
@@ -372,7 +373,7 @@ def test_evaluation_worker_processes_rebuild_rl_agents():
     """Spawned evaluation workers know the RL agents' policies (registered by robot_cl.learners)."""
     from robot_cl.evaluation import Evaluator
 
-    policy = sac_agent()
+    policy = household_sac_policy()
     policy.add_task(0)
     with Evaluator(2, skill_configs={"press_button": {"max_steps": 10}}) as ev:
         assert ev.pool is not None
@@ -382,7 +383,7 @@ def test_evaluation_worker_processes_rebuild_rl_agents():
 
 def test_primitive_action_env_decodes_actions_and_sums_rewards():
     import robot_cl
-    from robot_cl.demos import MAX_PARAMS
+    from robot_cl.primitives.vocabulary import MAX_PARAMS
     from robot_cl.rl.primitive_env import ACTION_PRIMITIVES, PrimitiveActionEnv, primitive_action_dim
 
     env = PrimitiveActionEnv(robot_cl.make("press_button"), max_calls=3)
@@ -418,8 +419,7 @@ def test_rollout_of_a_primitive_space_agent_reports_its_calls_and_return():
     from robot_cl.learners import LEARNERS
     from robot_cl.rl.primitive_env import ACTION_PRIMITIVES
 
-    lcfg = {"hidden": [32, 32], "gamma": 0.99, "polyak": 0.995, "init_alpha": 1.0, "target_entropy": None}
-    lcfg["primitive_env"] = {"max_calls": 3, "max_displacement": 0.2, "max_depth": 0.1, "hold_to_end": True}
+    lcfg = {**SAC_CFG, "primitive_env": {**SAC_CFG["primitive_env"], "max_calls": 3}}
     policy = make_policy(LEARNERS["sac"].policy_config(HIER, lcfg), 1)
     assert policy.primitive_actions
     env = robot_cl.make("press_button", skill_config={"max_steps": 40})
@@ -499,8 +499,8 @@ RL_STRATEGIES = sorted(STRATEGIES)  # the whole registry
 
 
 LEARNER_CFG = {
-    "sac": {"name": "sac", "batch_size": 16, "lr": 1e-3, "buffer_size": 500, "start_steps": 10, "update_after": 20, "update_every": 20},
-    "ppo": {**PPO_CFG, "rollout": 20, "epochs": 2, "batch_size": 20},  # 2 epochs x 1 minibatch per 20-step rollout
+    "sac": {**SAC_CFG, "hidden": [16, 16], "buffer_size": 500, "start_steps": 10, "update_after": 20, "update_every": 20},
+    "ppo": {**PPO_CFG, "hidden": [16, 16], "rollout": 20, "epochs": 2, "batch_size": 20},  # 2 epochs x 1 minibatch per 20-step rollout
 }
 
 
@@ -514,13 +514,12 @@ def test_every_strategy_trains_both_rl_learners_over_two_tasks(strategy, learner
 
     from robot_cl import tasks
     from robot_cl.cli import compose_overrides
-    from robot_cl.learners import LEARNERS, make_learner
+    from robot_cl.layout import ACT_DIM, OBS_CENTER, OBS_DIM, OBS_SCALE
+    from robot_cl.learners import LEARNERS, RLTask, make_learner
     from robot_cl.policies import MaskedLinear, build_policy
-    from robot_cl.rl.agent import RLTask
-    from robot_cl.sim.env import ACT_DIM, OBS_CENTER, OBS_DIM, OBS_SCALE
     from robot_cl.strategies import make_plugins
 
-    lcfg = {**LEARNER_CFG["ppo"], "gamma": 0.99, "polyak": 0.995, "init_alpha": 1.0, "target_entropy": None, "hidden": [16, 16]}
+    lcfg = LEARNER_CFG[learner_name]
     pcfg = LEARNERS[learner_name].policy_config({**FLAT, "per_task_modules": strategy == "modular"}, lcfg)
     spec = {"cfg": pcfg, "obs_dim": OBS_DIM, "act_dim": ACT_DIM, "n_tasks": 2}
     torch.manual_seed(0)
@@ -555,8 +554,7 @@ def test_progress_compress_distils_the_trained_agent_into_the_restored_knowledge
     from functools import partial
 
     from robot_cl import tasks
-    from robot_cl.learners import make_learner
-    from robot_cl.rl.agent import RLTask
+    from robot_cl.learners import RLTask, make_learner
     from robot_cl.strategies import Plugin
     from robot_cl.strategies.modular import ProgressCompress
     from robot_cl.strategies.regularization import distillation
@@ -568,7 +566,7 @@ def test_progress_compress_distils_the_trained_agent_into_the_restored_knowledge
             self.trained, self.data = copy.deepcopy(learner.policy), data
 
     torch.manual_seed(0)
-    policy = sac_agent()
+    policy = household_sac_policy()
     policy.add_task(0)
     start = copy.deepcopy(policy)
     spy, pc = Spy(), ProgressCompress(compress_updates=300, fisher_samples=8)
@@ -595,8 +593,7 @@ def test_ppo_learner_calls_the_hooks_per_minibatch_and_hands_over_whole_rollouts
     from policy_fixtures import FLAT, make_policy
 
     from robot_cl import tasks
-    from robot_cl.learners import LEARNERS, make_learner
-    from robot_cl.rl.agent import RLTask
+    from robot_cl.learners import LEARNERS, RLTask, make_learner
     from robot_cl.rl.ppo import GROUP
     from robot_cl.strategies import Plugin
 
@@ -642,10 +639,10 @@ def test_ppo_learner_calls_the_hooks_per_minibatch_and_hands_over_whole_rollouts
 def test_ppo_improves_return_through_its_learner():
     """PPO's learner on a 1-D reach task (gymnasium env): the deterministic return rises within a few thousand steps."""
     import gymnasium as gym
+    from policy_fixtures import FLAT
 
-    from robot_cl.learners import make_learner
+    from robot_cl.learners import LEARNERS, RLTask, make_learner
     from robot_cl.policies import build_policy
-    from robot_cl.rl.agent import RLTask
     from robot_cl.rl.ppo import PPOPolicy
 
     class PointEnv(gym.Env):
@@ -663,8 +660,7 @@ def test_ppo_improves_return_through_its_learner():
             return obs, r, False, over, {}
 
     cfg = {**PPO_CFG, "n_envs": 2, "rollout": 100, "epochs": 10, "batch_size": 50, "lr": 3e-3}
-    keys = ("hidden", "init_log_std", "clip", "vf_coef", "ent_coef", "norm_adv")
-    pcfg = {"name": "ppo_flat", "task_onehot": True, "ppo": {k: cfg[k] for k in keys}}
+    pcfg = LEARNERS["ppo"].policy_config({**FLAT, "per_task_modules": False}, cfg)
     torch.manual_seed(0)
     policy = build_policy({"cfg": pcfg, "obs_dim": 1, "act_dim": 1, "n_tasks": 1, "tasks_added": 1})
     assert isinstance(policy, PPOPolicy)
@@ -690,8 +686,8 @@ def test_sac_collects_from_several_envs_reproducibly():
     from functools import partial
 
     from robot_cl import tasks
-    from robot_cl.learners import make_learner
-    from robot_cl.rl.agent import GROUP, RLTask
+    from robot_cl.learners import RLTask, make_learner
+    from robot_cl.rl.agent import GROUP
     from robot_cl.strategies import Plugin
 
     class Keep(Plugin):
@@ -701,7 +697,7 @@ def test_sac_collects_from_several_envs_reproducibly():
             self.seen = data
 
     def run(workers: int | None) -> dict[str, torch.Tensor]:
-        policy = sac_agent()
+        policy = household_sac_policy()
         policy.add_task(0)
         keep = Keep()
         cfg = {**LEARNER_CFG["sac"], "buffer_size": 1000, "n_envs": 2, "workers": workers}
@@ -733,7 +729,7 @@ def test_ppo_runs_a_curriculum_in_primitive_space(tmp_path):
 
 def test_episode_stats_read_a_finished_episodes_last_success_from_final_info():
     """With SAME_STEP autoreset the step's info of an ended env is the reset's; its last step is in final_info."""
-    from robot_cl.rl.agent import EpisodeStats
+    from robot_cl.learners.rl import EpisodeStats
 
     stats = EpisodeStats(2)
     no, yes = np.array([False, False]), np.array([True, False])
@@ -791,16 +787,15 @@ def test_affordance_bonus_pays_calls_aimed_where_the_skill_says_the_primitive_is
 @pytest.mark.parametrize("skill", sorted(__import__("robot_cl").list_skills()))
 def test_every_skills_affordances_name_primitives_and_scene_points(skill):
     import robot_cl
-    from robot_cl import tasks
     from robot_cl.rl.primitive_env import ACTION_PRIMITIVES
-    from robot_cl.sim.env import run_expert
     from robot_cl.skills import near
+    from robot_cl.tasks import run_expert
 
     env = robot_cl.make(skill)
     env.reset(seed=0)
     declared = env.unwrapped.skill.affordances
     assert set(declared) <= set(ACTION_PRIMITIVES)
-    points = tasks.affordance_points(env)  # raises KeyError for a point the scene lacks
+    points = env.unwrapped.affordance_points()  # raises KeyError for a point the scene lacks
     assert {k: len(v) for k, v in points.items()} == {k: len(v) for k, v in declared.items()}
     # Where the skill's own expert calls a declared primitive, some call of it is aimed at a declared point.
     trace = run_expert(env, seed=0)
@@ -831,7 +826,7 @@ def test_sac_learner_applies_primitive_switch_and_update_to_data_ratio(switch, r
     from robot_cl.cli import check_overrides
     from robot_cl.learners import make_learner
     from robot_cl.rl.primitive_env import N_PRIMS, PARAM_NAMES
-    from robot_cl.run import new_policy, stage_data
+    from robot_cl.stages import new_policy, stage_data
 
     cfg = check_overrides(
         ["learner=sac", "policy=hierarchical", "curriculum=mini", "curriculum.skills=[press_button]", "learner.hidden=[32,32]"]
@@ -851,7 +846,7 @@ def test_sac_learner_applies_primitive_switch_and_update_to_data_ratio(switch, r
 def test_an_unknown_discrete_gradient_is_a_one_line_error():
     from robot_cl.cli import check_overrides
     from robot_cl.errors import ConfigError
-    from robot_cl.run import new_policy
+    from robot_cl.stages import new_policy
 
     cfg = check_overrides(["learner=sac", "policy=hierarchical", "curriculum=mini", "learner.discrete_gradient=gumbel"])
     with pytest.raises(ConfigError, match=r"unknown learner\.discrete_gradient 'gumbel'; valid: straight_through, expectation"):
@@ -862,7 +857,7 @@ def test_hierarchical_sac_with_categorical_heads_stores_one_hot_choices():
     from robot_cl.cli import check_overrides
     from robot_cl.learners import make_learner
     from robot_cl.rl.primitive_env import ANCHORS, N_PRIMS
-    from robot_cl.run import new_policy, stage_data
+    from robot_cl.stages import new_policy, stage_data
 
     cfg = check_overrides(
         ["learner=sac", "policy=hierarchical", "curriculum=mini", "curriculum.skills=[press_button]", "learner.hidden=[32,32]"]
@@ -918,13 +913,14 @@ def test_anchored_positions_follow_the_observed_objects():
 
 
 def test_anchors_on_a_task_without_entity_slots_is_a_one_line_error():
-    import gymnasium as gym
-
+    from robot_cl import tasks
     from robot_cl.errors import ConfigError
     from robot_cl.rl.primitive_env import PrimitiveActionEnv
+    from robot_cl.tasks.external import DEFAULTS
 
-    with pytest.raises(ConfigError, match="anchors needs a household skill"):
-        PrimitiveActionEnv(gym.make("Pendulum-v1"), anchors=True)
+    external = tasks.make_external("pendulum", {**DEFAULTS, "env_id": "Pendulum-v1"})  # an external task: no known layout
+    with pytest.raises(ConfigError, match="anchors needs a task whose observation layout is known"):
+        PrimitiveActionEnv(external, anchors=True)
 
 
 def test_rl_household_experiment_preset_composes_the_passing_primitive_space():

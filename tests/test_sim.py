@@ -15,7 +15,7 @@ from robot_cl.sim.mujoco.panda import ARM_JOINTS, GAZ_INERTIA, parse_urdf, urdf_
 def test_panda_is_built_from_the_urdf_kinematics():
     _, joints = parse_urdf(urdf_path())
     env = robot_cl.make("press_button").unwrapped
-    m = env.model
+    m = env.backend.model
     for j in joints:
         if j.name in ARM_JOINTS:
             assert np.allclose(m.joint(j.name).range, j.limits)  # Franka's published joint limits
@@ -45,7 +45,7 @@ def test_gripper_stays_pointing_down_while_moving():
     rng = np.random.default_rng(1)
     for _ in range(60):
         env.step(rng.uniform(-1, 1, 5))
-        z_axis = env.data.site_xmat[env.scene.tcp_site].reshape(3, 3)[:, 2]
+        z_axis = env.backend.data.site_xmat[env.scene.tcp_site].reshape(3, 3)[:, 2]
         assert z_axis[2] < -0.97  # within about 14 degrees of vertical
 
 
@@ -57,11 +57,11 @@ def test_blocked_hand_pushes_with_bounded_force():
         env.step(np.array([0, 0, -1, 0, 1.0]))
     f = np.zeros(6)
     total = 0.0
-    counter = env.model.geom("counter").id
-    for i in range(env.data.ncon):
-        c = env.data.contact[i]
-        if counter in (c.geom1, c.geom2) and "panda" in env.model.geom(c.geom1).name + env.model.geom(c.geom2).name:
-            mujoco.mj_contactForce(env.model, env.data, i, f)
+    counter = env.backend.model.geom("counter").id
+    for i in range(env.backend.data.ncon):
+        c = env.backend.data.contact[i]
+        if counter in (c.geom1, c.geom2) and "panda" in env.backend.model.geom(c.geom1).name + env.backend.model.geom(c.geom2).name:
+            mujoco.mj_contactForce(env.backend.model, env.backend.data, i, f)
             total += f[0]
     assert 0 < total < 400  # in contact, with a force a Panda can exert (not an exploding constraint)
     assert env.scene.tcp[2] > -0.01  # not driven through the counter

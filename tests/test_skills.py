@@ -7,8 +7,9 @@ import pytest
 
 import robot_cl
 from robot_cl.errors import SkillError
-from robot_cl.sim.env import HouseholdEnv, run_expert
+from robot_cl.sim.env import HouseholdEnv
 from robot_cl.skills import SKILLS, Skill, load_skill_file, near, register_skill, staged
+from robot_cl.tasks import run_expert
 
 EXPERT_SEEDS = range(100, 105)  # disjoint from the benchmark's seeds 0..49
 

@@ -11,13 +11,13 @@ import math
 import numpy as np
 import pytest
 import torch
-from policy_fixtures import FLAT, HIER, make_policy
+from policy_fixtures import BC, FLAT, HIER, make_policy
 from torch import nn
 
 from robot_cl.errors import ConfigError
+from robot_cl.layout import OBS_DIM
 from robot_cl.learners import BCLearner
 from robot_cl.policies import MaskedLinear
-from robot_cl.sim.env import OBS_DIM
 from robot_cl.strategies import (
     AGEM,
     DERPP,
@@ -41,7 +41,7 @@ from robot_cl.strategies import (
 )
 from robot_cl.strategies.regularization import distillation
 
-BC = {"name": "bc", "lr": 1e-3, "batch_size": 64, "updates": 30, "grad_clip": 10.0, "reset_optimizer": True}
+BC = {**BC, "updates": 30}
 # Weight decay moves weights whose gradients were zeroed: freezing must also restore values, not only zero gradients.
 BC_WD = {**BC, "weight_decay": 0.01}
 CPU = torch.device("cpu")

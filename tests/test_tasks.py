@@ -12,6 +12,7 @@ from robot_cl import tasks
 from robot_cl.cli import check_overrides
 from robot_cl.errors import ConfigError
 from robot_cl.run import train
+from robot_cl.tasks.external import DEFAULTS
 
 warnings.filterwarnings("ignore", module="gymnasium")  # Meta-World's spaces trip gymnasium's passive checker warnings
 
@@ -119,9 +120,15 @@ BAD_KEY = (
         ("+curriculum.tasks.reach.success_key=solved", r"task 'reach': info has no success key 'solved'; keys: .*success"),
         ("+curriculum.tasks.reach.colour=red", BAD_KEY),
         ("curriculum.skills=[reach,hammer]", r"unknown skill 'hammer'; valid: .*button.*reach"),
-        ("+curriculum.tasks.reach.primitive_expert=robot_cl.metaworld_experts:reach", r"primitive_expert .*has no attribute 'reach'"),
+        (
+            "+curriculum.tasks.reach.primitive_expert=robot_cl.tasks.suites.metaworld.experts:reach",
+            r"primitive_expert .*has no attribute 'reach'",
+        ),
         # Meta-World's own env has no primitive adapter: a primitive expert needs one named
-        ("+curriculum.tasks.reach.primitive_expert=robot_cl.metaworld_experts:push", r"task 'reach': .* has no `end_effector`"),
+        (
+            "+curriculum.tasks.reach.primitive_expert=robot_cl.tasks.suites.metaworld.experts:push",
+            r"task 'reach': .* has no `end_effector`",
+        ),
     ],
 )
 def test_bad_external_tasks_fail_with_one_line_errors(tmp_path, override, message):
@@ -140,7 +147,7 @@ def test_sawyer_end_effector_reads_the_hand_and_drives_it():
     from robot_cl.primitives import Command, PrimitiveRunner, Reach
 
     env = tasks.make_external("push", tasks.task_configs(check_overrides(["curriculum=cw10", "policy=flat"])["curriculum"])["push"])
-    ee = tasks.end_effector(env)
+    ee = env.unwrapped.end_effector
     obs, _ = env.reset(seed=0)
     s = ee.state(obs)
     assert np.allclose(s.pos, obs[0:3]) and s.opening == pytest.approx(obs[3]) and ee.yaw_step == 0
@@ -156,7 +163,7 @@ def test_sawyer_end_effector_reads_the_hand_and_drives_it():
 def test_cw10_primitive_experts_succeed_on_evaluation_seeds(name):
     """The primitive programs behind the hierarchical policy's demonstrations (python benchmarks/experts.py
     --curriculum cw10 measures them on 50 seeds); fixed seeds, so the outcome is deterministic."""
-    from robot_cl.sim.env import run_expert
+    from robot_cl.tasks import run_expert
 
     spec = tasks.task_configs(check_overrides(["curriculum=cw10", "policy=flat"])["curriculum"])[name]
     env = tasks.make_external(name, spec)
@@ -192,7 +199,7 @@ def test_hierarchical_policy_learns_metaworld_tasks_from_primitive_demonstration
 
 
 def test_adapter_rescales_actions_and_adapts_observations():
-    spec = {**tasks.DEFAULTS, "env_id": "Pendulum-v1", "obs_adapter": "numpy:negative", "max_steps": 5}
+    spec = {**DEFAULTS, "env_id": "Pendulum-v1", "obs_adapter": "numpy:negative", "max_steps": 5}
     env = tasks.make_external("pendulum", spec)
     obs, _ = env.reset(seed=0)
     assert np.allclose(obs, -env.raw_obs)  # the adapter saw the env's observation

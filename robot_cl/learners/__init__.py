@@ -6,7 +6,7 @@ policies (``sac_flat``, ``ppo_hierarchical``, ...).
 
 from robot_cl.learners.base import LEARNERS, Learner, RLTask, make_learner, register_learner
 from robot_cl.learners.bc import BCLearner
-from robot_cl.rl.agent import SACLearner
-from robot_cl.rl.ppo import PPOLearner
+from robot_cl.learners.ppo import PPOLearner
+from robot_cl.learners.sac import SACLearner
 
 __all__ = ["LEARNERS", "BCLearner", "Learner", "PPOLearner", "RLTask", "SACLearner", "make_learner", "register_learner"]

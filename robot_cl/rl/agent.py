@@ -1,8 +1,8 @@
-"""SAC as a robot_cl learner (``learner=sac``): the agent as a policy, and the learner that runs it.
+"""The SAC agent as a robot_cl policy (policy names ``sac_flat`` and ``sac_hierarchical``).
 
-:class:`SACPolicy` (policy name ``sac_flat``) is the whole agent -- actor, twin critics, their
-target copies and the per-task entropy coefficients -- as a :class:`robot_cl.policies.Policy`, so
-checkpoints, evaluation workers and strategies treat it like the behaviour-cloning policies:
+:class:`SACPolicy` is the whole agent -- actor, twin critics, their target copies and the per-task
+entropy coefficients -- as a :class:`robot_cl.policies.Policy`, so checkpoints, evaluation workers and
+strategies treat it like the behaviour-cloning policies:
 
 * ``act`` / ``forward``: the deterministic actor (tanh of the Gaussian mean), what evaluation runs;
 * ``loss(batch)``: the SAC loss of actor and critics on a batch of transitions, the actor's term
@@ -11,41 +11,20 @@ checkpoints, evaluation workers and strategies treat it like the behaviour-cloni
   act on actor and critics together (Continual World regularises both);
 * ``outputs(batch)``: the actor's mean action and both critics' Q-values (distillation, MAS).
 
-:class:`SACLearner` runs a task cleanrl-style, top to bottom: uniform random actions for the first
-``start_steps`` environment steps (Continual World explores this way at the start of each task),
-then the stochastic actor (in primitive space, with probability ``primitive_switch`` per call a
-random primitive runs with the actor's parameters); after ``update_after`` steps, ``update_every *
-updates_per_step`` gradient updates every ``update_every`` steps. Each update calls the strategy
-hooks in :class:`robot_cl.learners.BCLearner`'s order (``loss`` -> backward -> ``after_backward`` ->
-clip -> step -> ``after_update``), then tunes the entropy coefficient and moves the target critics.
-A strategy's ``training_data`` is asked once per task for rows to mix into the minibatches (replayed
-or multitask transitions); the task's own transitions are the ``data`` of ``after_training_task``.
-The replay buffer and the optimisers are reset at each task (``reset_buffer``, ``reset_optimizer``),
-as Continual World does.
-
-The learner's stage budget is ``learner.steps`` environment steps; learning curves, recovery and
-the progress bar count environment steps.
+The learner that trains it is :class:`robot_cl.learners.sac.SACLearner`.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from typing import Any, ClassVar
-
-import gymnasium as gym
 import numpy as np
 import torch
 from torch import nn
 
 from robot_cl.errors import ConfigError
-from robot_cl.learners.base import RLTask, register_learner
 from robot_cl.policies import MaskedLinear, Policy, register_policy
-from robot_cl.rl.primitive_env import primitive_action_dim, primitive_choices, switch_primitives
-from robot_cl.rl.sac import AGENT_KEYS, DISCRETE_GRADIENTS, SAC, ReplayBuffer, SACConfig
-from robot_cl.rl.vec import step_success, true_next_obs, vectorise
-from robot_cl.strategies import Data, Plugin
-from robot_cl.strategies.base import hooked_step, to_device
+from robot_cl.rl.primitive_env import primitive_action_dim, primitive_choices
+from robot_cl.rl.sac import DISCRETE_GRADIENTS, SAC, SACConfig
+from robot_cl.strategies import Data
 
 GROUP = "transitions"  # the data group strategies see: obs, act, rew, next_obs, done, task, episode
 
@@ -152,240 +131,3 @@ def empty_transitions(obs_dim: int, act_dim: int, device) -> Data:
             "episode": z(0, dtype=torch.long),
         }
     }
-
-
-class RLLearner:
-    """What the RL learners (SAC, PPO) share: the strategy interface of :class:`robot_cl.learners.BCLearner`
-    (``named_parameters``, ``loss_on``, ``outputs``, ``optimizer``), the agent's config, the vector
-    env a task is collected from, the per-task strategy set-up, and checkpoint state.
-
-    A subclass names its agent policy class (``agent``) and the learner config keys the agent is
-    built from (``agent_keys``), and writes ``train_task``.
-    """
-
-    name: ClassVar[str] = ""
-    needs_demos = False  # collects its own data from the task's environment
-    budget_key = "steps"  # environment steps per stage (curves, recovery and the progress bar count them)
-    agent: ClassVar[type[Policy]]
-    agent_keys: ClassVar[tuple[str, ...]]
-
-    def __init__(self, policy: Policy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
-        if not isinstance(policy, self.agent):
-            raise ConfigError(f"learner={self.name} trains the {self.name.upper()} agent policy, got {type(policy).__name__}")
-        self.policy, self.cfg, self.plugins, self.device = policy, cfg, plugins, device
-        self.batch_size = int(cfg["batch_size"])
-        self.lr = float(cfg["lr"])
-        self.grad_clip = float(cfg["grad_clip"])
-        self.reset_optimizers()
-        self.total_updates = 0
-        self.env_steps = 0
-        self.memory: Data = {}
-
-    @classmethod
-    def policy_config(cls, policy_cfg: dict, learner_cfg: dict) -> dict:
-        """The agent's config: the policy group's task settings plus the learner's network settings."""
-        name = policy_cfg.get("name")
-        if name not in ("flat", "hierarchical"):
-            raise ConfigError(f"learner={cls.name} trains policy=flat or policy=hierarchical; got policy={name}; valid: flat, hierarchical")
-        missing = [k for k in cls.agent_keys if k not in learner_cfg]
-        if missing:
-            raise ConfigError(f"learner={cls.name} config lacks {', '.join(missing)} (configs/learner/{cls.name}.yaml has them)")
-        agent = {k: learner_cfg[k] for k in cls.agent_keys}
-        # policy=hierarchical acts in primitive space: one action is a primitive call (robot_cl.rl.primitive_env).
-        out = {**policy_cfg, "name": f"{cls.name}_{name}", cls.name: agent, "primitive_actions": name == "hierarchical"}
-        if name == "hierarchical":
-            out["primitive_env"] = dict(learner_cfg["primitive_env"])
-        return out
-
-    # -- what strategies use (the same as BCLearner) -------------------------------------------------
-    def named_parameters(self) -> list[tuple[str, nn.Parameter]]:
-        return [(n, p) for n, p in self.policy.named_parameters() if p.requires_grad]
-
-    def loss_on(self, batch: Data) -> tuple[torch.Tensor, dict[str, float]]:
-        return self.policy.loss(batch)
-
-    def outputs(self, batch: Data) -> dict[str, dict[str, torch.Tensor]]:
-        return self.policy.outputs(batch)
-
-    def make_optimizer(self) -> torch.optim.Optimizer:
-        return torch.optim.Adam([p for _, p in self.named_parameters()], lr=self.lr)
-
-    def reset_optimizers(self) -> None:
-        self.optimizer = self.make_optimizer()
-
-    # -- per task --------------------------------------------------------------------------------------
-    def make_envs(self, data: RLTask) -> gym.vector.VectorEnv:
-        """``learner.n_envs`` copies of the task (in primitive space for a hierarchical agent)."""
-        primitive_env = self.policy.cfg["primitive_env"] if self.policy.primitive_actions else None
-        n_envs, asynchronous = max(1, int(self.cfg["n_envs"])), bool(self.cfg["asynchronous"])
-        return vectorise(data.make_env, n_envs, asynchronous, primitive_env, self.cfg["workers"])
-
-    def start_task(self, task: int, empty: Data) -> None:
-        """Fresh optimiser states (``reset_optimizer``), the strategies' extra rows, ``before_training_task``."""
-        if self.cfg["reset_optimizer"]:
-            self.reset_optimizers()
-        memory = empty
-        for p in self.plugins:  # rows a strategy wants trained on besides the task's own (replay, multitask)
-            memory = p.training_data(self, task, memory)
-        self.memory = to_device(memory, self.device)
-        for p in self.plugins:
-            p.before_training_task(self, task, self.memory)
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "total_updates": self.total_updates, "env_steps": self.env_steps}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.reset_optimizers()
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.total_updates, self.env_steps = int(state["total_updates"]), int(state["env_steps"])
-
-
-class EpisodeStats:
-    """Episode ids, returns and successes of the training episodes of a vector env's sub-envs."""
-
-    def __init__(self, n_envs: int) -> None:
-        self.ids = np.arange(n_envs)  # each env's current episode (ids are unique within the task)
-        self.next_id = n_envs
-        self.ret, self.success = np.zeros(n_envs), np.zeros(n_envs, bool)
-        self.returns: list[float] = []
-        self.successes: list[float] = []
-        self.last: dict[str, float] = {}  # the summary, recomputed when an episode ends (not at every step)
-
-    def step(self, reward: np.ndarray, terminated: np.ndarray, truncated: np.ndarray, info: dict) -> np.ndarray:
-        """Account one vector step; returns the episode id of each env's transition."""
-        ids, ended = self.ids.copy(), np.logical_or(terminated, truncated)
-        self.ret += reward
-        self.success |= step_success(info, ended)
-        for i in np.flatnonzero(ended):
-            self.returns.append(float(self.ret[i]))
-            self.successes.append(float(self.success[i]))
-            self.ids[i], self.next_id, self.ret[i], self.success[i] = self.next_id, self.next_id + 1, 0.0, False
-        if ended.any():
-            self.last = {"episode_return": float(np.mean(self.returns[-20:])), "episode_success": float(np.mean(self.successes[-20:]))}
-        return ids
-
-    def summary(self) -> dict[str, float]:
-        """Mean return and success of the last 20 finished episodes (empty before the first)."""
-        return self.last
-
-
-@register_learner
-class SACLearner(RLLearner):
-    """Soft Actor-Critic with the continual-learning hooks (see the module docstring)."""
-
-    name = "sac"
-    agent = SACPolicy
-    agent_keys = AGENT_KEYS
-
-    def __init__(self, policy: SACPolicy, cfg: dict, plugins: list[Plugin], device: torch.device) -> None:
-        super().__init__(policy, cfg, plugins, device)
-        self.buffer: ReplayBuffer | None = None
-
-    def named_parameters(self) -> list[tuple[str, nn.Parameter]]:
-        """Actor and critics; not the target critics (Polyak copies) nor the entropy coefficients."""
-        return [(n, p) for n, p in super().named_parameters() if "_target" not in n and "log_alpha" not in n]
-
-    def reset_optimizers(self) -> None:
-        self.optimizer = self.make_optimizer()
-        self.alpha_opt = torch.optim.Adam([self.policy.sac.log_alpha, self.policy.sac.log_alpha_d], lr=self.lr)
-
-    # -- one task ------------------------------------------------------------------------------------
-    def train_task(
-        self,
-        task: int,
-        data: RLTask,
-        steps: int,
-        seed: int,
-        on_update: Callable[[int, dict[str, float]], None] | None = None,
-        checkpoints: dict[int, Callable[[int], None]] | None = None,
-    ) -> dict[str, Any]:
-        """``steps`` environment steps of SAC on one task. ``checkpoints`` maps step counts to callbacks."""
-        cfg, policy = self.cfg, self.policy
-        envs = self.make_envs(data)
-        n_envs, obs_dim, act_dim = envs.num_envs, policy.obs_dim, policy.act_dim
-        if self.buffer is None or cfg["reset_buffer"]:
-            self.buffer = ReplayBuffer(int(cfg["buffer_size"]), obs_dim, act_dim)
-        self.start_task(task, empty_transitions(obs_dim, act_dim, self.device))
-        rng = np.random.default_rng(seed)
-        torch.manual_seed(seed)
-        obs, _ = envs.reset(seed=int(rng.integers(2**31)))
-        stats, info = EpisodeStats(n_envs), {}
-        start, after, every = int(cfg["start_steps"]), int(cfg["update_after"]), max(1, int(cfg["update_every"]))
-        n_updates = max(1, round(every * float(cfg["updates_per_step"])))  # the update-to-data ratio
-        switch = float(cfg["primitive_switch"]) if policy.primitive_actions else 0.0
-        t0 = time.perf_counter()
-        policy.train()
-        step = 0
-        while step < steps:  # one vector step = n_envs environment steps
-            if step < start:
-                action = rng.uniform(-1, 1, (n_envs, act_dim)).astype(np.float32)
-            else:
-                action = policy.explore(obs, task)
-                if switch > 0:
-                    action = switch_primitives(action, switch, rng)
-            nxt, reward, terminated, truncated, step_info = envs.step(action)
-            final = true_next_obs(nxt, terminated, truncated, step_info)
-            episode = stats.step(reward, terminated, truncated, step_info)
-            for i in range(n_envs):
-                # A time limit is not a terminal state: only `terminated` stops the bootstrap.
-                self.buffer.add(obs[i], action[i], reward[i], final[i], terminated[i], task, episode[i])
-            obs = nxt
-            for _ in range(n_envs):
-                step += 1
-                self.env_steps += 1
-                if step >= after and step % every == 0:
-                    for _ in range(n_updates):
-                        info = self.update(rng)
-                if on_update is not None:
-                    on_update(step, {**info, "loss": info.get("loss", 0.0), **stats.summary()})
-                if checkpoints and step in checkpoints:
-                    policy.eval()
-                    checkpoints[step](step)
-                    policy.train()
-        envs.close()
-        policy.eval()
-        own = {GROUP: self.buffer.contents(self.device)}
-        own[GROUP] = {k: v[own[GROUP]["task"] == task] for k, v in own[GROUP].items()}
-        for p in self.plugins:
-            p.after_training_task(self, task, own)
-        return {"steps": step, "episodes": len(stats.returns), "seconds": time.perf_counter() - t0, **info, **stats.summary()}
-
-    def sample(self, rng: np.random.Generator) -> Data:
-        """A minibatch drawn uniformly from the task's buffer and the strategies' extra rows together."""
-        mem = self.memory[GROUP]
-        n_mem = len(mem["obs"])
-        from_mem = rng.random(self.batch_size) < n_mem / (n_mem + self.buffer.size) if n_mem else np.zeros(self.batch_size, bool)
-        own = self.buffer.sample(int((~from_mem).sum()), rng, self.device)
-        if not from_mem.any():
-            return {GROUP: own}
-        idx = torch.as_tensor(rng.integers(0, n_mem, int(from_mem.sum())), device=self.device)
-        return {GROUP: {k: torch.cat([own[k], mem[k][idx].to(own[k].dtype)]) for k in own}}
-
-    def update(self, rng: np.random.Generator) -> dict[str, float]:
-        """One update on a minibatch drawn from the buffer and the strategies' rows (:meth:`step`)."""
-        return self.step(self.sample(rng))
-
-    def step(self, batch: Data) -> dict[str, float]:
-        """SAC's one update path: a gradient step of actor and critics with the strategy hooks
-        (``hooked_step``), then the entropy coefficients, the target critics and ``after_update``."""
-        loss, info = hooked_step(self, batch)
-        a_loss = self.policy.alpha_loss(batch)
-        self.alpha_opt.zero_grad(set_to_none=True)
-        a_loss.backward()
-        self.alpha_opt.step()
-        self.policy.sac.polyak_update()
-        for p in self.plugins:
-            p.after_update(self)
-        self.total_updates += 1
-        info["loss"] = float(loss.detach())
-        info["alpha"] = float(self.policy.sac.log_alpha.detach().exp().mean())
-        if self.policy.sac.actor.discrete:
-            info["alpha_discrete"] = float(self.policy.sac.log_alpha_d.detach().exp().mean())
-        return info
-
-    def state_dict(self) -> dict[str, Any]:
-        return {**super().state_dict(), "alpha_opt": self.alpha_opt.state_dict()}
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        super().load_state_dict(state)
-        self.alpha_opt.load_state_dict(state["alpha_opt"])

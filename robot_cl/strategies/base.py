@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
+import typing
 from typing import Any, ClassVar
 
 import torch
+from hydra.core.config_store import ConfigStore
 
 from robot_cl.errors import ConfigError
 from robot_cl.registry import Registry
@@ -73,10 +77,27 @@ class Plugin:
 STRATEGIES: Registry = Registry("strategy")
 
 
+def hyper_parameters(cls: type[Plugin]) -> type:
+    """A dataclass of the plugin's hyper-parameters: its constructor's arguments, their annotations
+    and defaults (the one place they are stated). Hydra composes it, so a value of the wrong type
+    (``strategy.plugins.si.strength=abc``) or an unknown key is refused before any work."""
+    hints = typing.get_type_hints(cls.__init__)
+    fields = []
+    for p in inspect.signature(cls.__init__).parameters.values():
+        if p.name == "self" or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL):
+            continue
+        if p.default is inspect.Parameter.empty:
+            raise ConfigError(f"strategy {cls.name!r}: hyper-parameter {p.name!r} needs a default (its value when not configured)")
+        fields.append((p.name, hints.get(p.name, typing.Any), dataclasses.field(default=p.default)))
+    return dataclasses.make_dataclass(f"{cls.__name__}HyperParameters", fields)
+
+
 def register_strategy(cls: type[Plugin]) -> type[Plugin]:
-    """Class decorator: make a plugin available as ``strategy=<name>`` (its constructor's arguments and
-    their defaults are the strategy's hyper-parameters)."""
-    return STRATEGIES.register(cls)
+    """Class decorator: make a plugin available as ``strategy=<name>``, with its constructor's
+    arguments (and their defaults) as the strategy's hyper-parameters ``strategy.plugins.<name>.*``."""
+    STRATEGIES.register(cls)
+    ConfigStore.instance().store(group="strategy", name=cls.name, node={"plugins": {cls.name: hyper_parameters(cls)}})
+    return cls
 
 
 def make_plugins(plugin_cfg: dict[str, dict] | None) -> list[Plugin]:

@@ -6,9 +6,7 @@ A name in ``curriculum.skills`` is looked up first in ``curriculum.tasks`` (an e
 
 from __future__ import annotations
 
-import contextlib
 import copy
-import importlib
 from typing import Any
 
 import gymnasium as gym
@@ -27,14 +25,9 @@ def is_external(task_cfg: Any) -> bool:
 
 
 def _suite_defaults(name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    """The keys a task's ``suite`` fills in (importing the suite's module registers it)."""
+    """The keys a task's ``suite`` fills in (a suite registers itself when its module is imported, e.g. by ``import:``)."""
     suite = spec.get("suite")
-    if not suite:
-        return {}
-    if suite not in TASK_SUITES:  # a built-in suite is imported when first named (Meta-World loads slowly)
-        with contextlib.suppress(ImportError):  # not a built-in suite: the lookup below names the valid ones
-            importlib.import_module(f"robot_cl.tasks.suites.{suite}")
-    return TASK_SUITES[suite].defaults(name, spec)
+    return TASK_SUITES[suite].defaults(name, spec) if suite else {}  # an unknown suite: one line naming the valid ones
 
 
 def task_configs(cur: dict) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import mujoco
 import numpy as np
 
 from robot_cl.errors import ConfigError, choices
-from robot_cl.paths import resolve
+from robot_cl.paths import data_path
 from robot_cl.sim.mujoco.controller import yaw_of
 from robot_cl.sim.mujoco.panda import ARM_JOINTS, FINGER_JOINTS, MAX_FINGER, add_panda
 
@@ -24,7 +24,7 @@ ROBOT_PREFIX = "panda_"
 
 def build_model(cfg: dict) -> mujoco.MjModel:
     """Compile the scene file with the Panda mounted at ``robot_mount``."""
-    path = resolve(cfg["scene"])
+    path = data_path(cfg["scene"])
     if not path.exists():
         raise ConfigError(f"scene file not found: {path} (sim.scene)")
     spec = mujoco.MjSpec.from_file(str(path))
