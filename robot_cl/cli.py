@@ -157,7 +157,8 @@ def sweep_overrides(args: list[str]) -> list[str]:
     task = [o for o in parsed if not o.key_or_group.startswith("hydra")]
     swept = {o.key_or_group for o in task if o.is_sweep_override()}
     fixed = sorted({o.key_or_group for o in task} - swept)
-    extra = ["hydra.job.config.override_dirname.exclude_keys=[" + ",".join(repr(k) for k in [*NAME_KEYS, *fixed]) + "]"]
+    excluded = list(dict.fromkeys([*NAME_KEYS, *fixed]))
+    extra = ["hydra.job.config.override_dirname.exclude_keys=[" + ",".join(repr(k) for k in excluded) + "]"]
     launcher = next((o.value() for o in parsed if o.key_or_group == "hydra/launcher"), "joblib")
     given_keys = {o.key_or_group for o in parsed}
     jobs = 1
@@ -208,6 +209,10 @@ def _app(cfg: DictConfig) -> None:
 def main() -> None:
     """Console-script entry point."""
     register_resolvers()
+    # Hydra's argparse takes its flags only before the overrides: `robot-cl seed=1 -m strategy=a,b`
+    # would fail with "unrecognized arguments", so -m/--multirun moves to the front.
+    flags = [a for a in sys.argv[1:] if a in ("-m", "--multirun")]
+    sys.argv = [sys.argv[0], *flags, *(a for a in sys.argv[1:] if a not in flags)]
     args = sys.argv[1:]
     if not any(a in ("--help", "-h", "--hydra-help", "--info") or a.startswith("--cfg") for a in args):
         try:

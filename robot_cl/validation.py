@@ -35,6 +35,14 @@ def import_extensions(modules: list[str]) -> None:
 
 def validate(cfg: dict) -> None:
     """One-line errors for unknown names and values of the wrong type, before any work starts."""
+    _validate_run(cfg)
+    _validate_curriculum(cfg)
+    _validate_learner(cfg)
+    _validate_eval(cfg)
+
+
+def _validate_run(cfg: dict) -> None:
+    """Top-level keys: extension imports, skill folders, mode, seed, cores, resumption, device."""
     _expect(isinstance(cfg.get("imports", []), list), f"imports must be a list of module names, got {cfg.get('imports')!r}")
     import_extensions(cfg.get("imports", []))
     _expect(isinstance(cfg["skills_dirs"], list), f"skills_dirs must be a list of folders, got {cfg['skills_dirs']!r}")
@@ -54,6 +62,10 @@ def validate(cfg: dict) -> None:
     )
     dev = str(cfg["device"])
     _expect(dev in ("auto", "cpu", "cuda") or dev.startswith("cuda:"), f"unknown device {dev!r}; valid: auto, cpu, cuda, cuda:N")
+
+
+def _validate_curriculum(cfg: dict) -> None:
+    """The skills (or external tasks) and their demonstrations, and the policy that can learn them."""
     cur = cfg["curriculum"]
     skills = cur["skills"]
     _expect(isinstance(skills, list) and len(skills) > 0, f"curriculum.skills must be a non-empty list, got {skills!r}")
@@ -67,6 +79,10 @@ def validate(cfg: dict) -> None:
         _expect(s in skills, f"curriculum.skill_config names {s!r}, which is not in curriculum.skills: {', '.join(skills)}")
     _expect(cfg["policy"].get("name") in POLICIES, f"unknown policy {cfg['policy'].get('name')!r}; valid: {choices(POLICIES)}")
     tasks.validate_curriculum(cur, cfg["policy"]["name"])  # unknown skills, external tasks' env ids, experts, success keys
+
+
+def _validate_learner(cfg: dict) -> None:
+    """The learner, its budgets, and the strategies' names."""
     _expect(cfg["learner"].get("name") in LEARNERS, f"unknown learner {cfg['learner'].get('name')!r}; valid: {choices(LEARNERS)}")
     plugins = cfg["strategy"].get("plugins") or {}
     _expect(isinstance(plugins, dict), f"strategy.plugins must be a mapping of strategy names to settings, got {plugins!r}")
@@ -87,6 +103,11 @@ def validate(cfg: dict) -> None:
         _expect(_is_int(n) and n > 0, f"learner.n_envs must be a positive integer, got {n!r}")
         w = learner.get("workers")
         _expect(w is None or (_is_int(w) and w > 0), f"learner.workers must be null (one per env) or a positive integer, got {w!r}")
+
+
+def _validate_eval(cfg: dict) -> None:
+    """Evaluation episodes and seeds (above the demonstrations'), and the recovery protocol."""
+    cur = cfg["curriculum"]
     ev = cfg["eval"]
     for key in ("episodes", "curve_episodes", "seed_start"):
         _expect(_is_int(ev[key]) and ev[key] > 0, f"eval.{key} must be a positive integer, got {ev[key]!r}")

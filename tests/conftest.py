@@ -13,6 +13,17 @@ def demo_sets(tmp_path_factory):
     return demos.load_or_generate(["press_button", "open_drawer"], range(0, 5), tmp_path_factory.mktemp("demos"))
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One torch thread for a module of tiny networks (a second intra-op thread only spin-waits on a busy machine)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 CHROMIUM = "/usr/bin/chromium"  # Debian's chromium, installed by `make test` (scripts/setup.sh --browser)
 CHROMIUM_ARGS = [
     "--no-sandbox",

@@ -1,9 +1,16 @@
 """The 'adding a skill' example in docs/ARCHITECTURE.md works exactly as written."""
 
+import json
+import os
 import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
 
 import gymnasium as gym
 import pytest
+import torch
 
 import robot_cl
 from robot_cl.paths import REPO_ROOT
@@ -36,41 +43,53 @@ def test_worked_example_skill_loads_and_its_expert_succeeds(tmp_path, isolated_r
     assert successes == 3
 
 
-def test_worked_example_strategy_runs_in_a_curriculum(tmp_path, monkeypatch):
-    import contextlib
-    import io
+TINY = [
+    "curriculum.demos=4",
+    "eval=quick",
+    "eval.recovery.enabled=false",
+    "learner.updates=60",
+    "learner.batch_size=32",
+    "progress=false",
+    "workers=1",
+]
 
-    from robot_cl.cli import check_overrides
-    from robot_cl.run import train
-    from robot_cl.strategies import STRATEGIES
 
+def run_documented(marker: str, tmp_path, *extra: str) -> tuple[dict, Path]:
+    """Write the example under ``marker`` to its file, then run the first command of the bash block that
+    follows it, as written, with tiny budgets added; returns the run's metrics and folder."""
     doc = (REPO_ROOT / "docs" / "ARCHITECTURE.md").read_text()
-    match = re.search(r"<!-- worked-example-strategy: (\S+) -->\s*```python\n(.*?)```", doc, re.S)
-    assert match, "strategy worked example not found in docs/ARCHITECTURE.md"
+    match = re.search(rf"<!-- {marker}: (\S+) -->\s*```python\n(.*?)```.*?```bash\n(.*?)```", doc, re.S)
+    assert match, f"{marker} not found in docs/ARCHITECTURE.md"
     (tmp_path / match.group(1)).write_text(match.group(2))
-    monkeypatch.syspath_prepend(str(tmp_path))
-    module = match.group(1).removesuffix(".py")
-    try:
-        cfg = check_overrides(
-            [
-                "curriculum=mini",
-                "curriculum.demos=4",
-                "eval=quick",
-                "learner.updates=60",
-                "learner.batch_size=32",
-                f"cache_dir={tmp_path / 'cache'}",
-                "progress=false",
-                "workers=1",
-                f"imports=[{module}]",
-                "strategy=finetune",
-                "~strategy.plugins.finetune",
-                "+strategy.plugins.anchor_pull={strength: 1.0}",
-            ]
-        )
-        with contextlib.redirect_stdout(io.StringIO()):
-            m = train(cfg, tmp_path / "run")
-    finally:
-        STRATEGIES.pop("anchor_pull", None)
+    command = shlex.split(match.group(3).replace("\\\n", " ").splitlines()[0], comments=True)
+    assert command[0] == "robot-cl"
+    run = tmp_path / "run"
+    args = [*command[1:], *TINY, f"cache_dir={tmp_path / 'cache'}", f"hydra.run.dir={run}", *extra]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")])}
+    out = subprocess.run([sys.executable, "-m", "robot_cl.cli", *args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads((run / "metrics.json").read_text()), run
+
+
+def test_worked_example_strategy_runs_in_a_curriculum(tmp_path):
+    m, run = run_documented("worked-example-strategy", tmp_path, "curriculum=mini")
     assert m["run"]["strategy"] == ["anchor_pull"]
     assert m["memory_bytes"][0] > 0  # its anchor and weights are stored after the first skill
-    assert "anchor_pull_penalty" in (tmp_path / "run" / "log.csv").read_text()  # its penalty was in the second skill's loss
+    assert "anchor_pull_penalty" in (run / "log.csv").read_text()  # its penalty was in the second skill's loss
+
+
+def test_worked_example_learner_trains_with_its_own_optimizer(tmp_path):
+    m, run = run_documented("worked-example-learner", tmp_path, "curriculum=mini")
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["learner"]["name"] == "sgd_bc" and cfg["learner"]["momentum"] == 0.9
+    state = torch.load(run / "checkpoints" / "stage_01.pt", weights_only=True)
+    assert "momentum_buffer" in str(state["learner"]["optimizer"]["state"])  # SGD's state, not Adam's exp_avg
+    assert len(m["success_matrix"]) == 2
+
+
+def test_worked_example_suite_fills_the_tasks_and_its_expert_is_learned(tmp_path):
+    m, run = run_documented("worked-example-suite", tmp_path, "learner.updates=300")
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["curriculum"]["skills"] == ["near", "far"]
+    assert cfg["curriculum"]["tasks"]["far"] == {"suite": "point", "kwargs": {"target": -0.6}}  # env id, expert: the suite's
+    assert m["success_matrix"][0][0] > 0.5  # the flat policy imitates the suite's expert

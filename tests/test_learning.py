@@ -3,7 +3,6 @@
 import numpy as np
 import pytest
 import torch
-from policy_fixtures import BC, FLAT, HIER, make_policy
 
 import robot_cl
 from robot_cl import demos
@@ -13,6 +12,7 @@ from robot_cl.learners import BCLearner
 from robot_cl.policies import HierarchicalPolicy, LearnedPrimitive, build_policy, count_params
 from robot_cl.primitives import PrimitiveRunner, Reach
 from robot_cl.strategies import Multitask, concat, make_plugins
+from robot_cl.testing import BC, FLAT, HIER, make_policy
 
 
 # -- demonstrations -----------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ new entries through ``register``, and every entry of every registry works."""
 import numpy as np
 import pytest
 import torch
-from policy_fixtures import learner_config
 
 import robot_cl
 from robot_cl.cli import compose_overrides
@@ -19,6 +18,7 @@ from robot_cl.skills import SKILLS, load_skills
 from robot_cl.stages import new_policy
 from robot_cl.strategies import STRATEGIES, make_plugins
 from robot_cl.tasks import TASK_SUITES
+from robot_cl.testing import learner_config
 
 load_skills()
 REGISTRIES = {

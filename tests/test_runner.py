@@ -186,7 +186,8 @@ def test_multirun_over_seeds_and_strategies(cache, tmp_path):
         "strategy=finetune,multitask",
         f"hydra.sweep.dir={sweep}",
     ]
-    out = subprocess.run([*ROBOT_CL, "-m", *args], capture_output=True, text=True, timeout=600)
+    # -m after some overrides (argparse alone would call the rest "unrecognized arguments")
+    out = subprocess.run([*ROBOT_CL, *args[:2], "-m", *args[2:]], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     runs = sorted(p.parent.name for p in sweep.glob("*/metrics.json"))
     assert runs == [
