@@ -10,6 +10,8 @@ environment per skill::
 
 from __future__ import annotations
 
+import contextlib
+import logging
 import os
 from pathlib import Path
 
@@ -21,12 +23,15 @@ def _default_gl() -> str:
 
 
 os.environ.setdefault("MUJOCO_GL", _default_gl())
+logging.getLogger("OpenGL").setLevel(logging.WARNING)  # PyOpenGL's INFO notes are noise in every run's log
 if os.environ["MUJOCO_GL"] == "osmesa":
     os.environ.setdefault("PYOPENGL_PLATFORM", "osmesa")
 
 from robot_cl.envs import env_id, make, register_envs  # noqa: E402
+from robot_cl.errors import SkillError  # noqa: E402
 from robot_cl.skills import Skill, get_skill, list_skills, register_skill  # noqa: E402
 
-register_envs()
+with contextlib.suppress(SkillError):  # a broken skill file is reported (one line) by the command that loads it
+    register_envs()
 
 __all__ = ["Skill", "env_id", "get_skill", "list_skills", "make", "register_envs", "register_skill"]

@@ -12,6 +12,7 @@ with one line naming the bad value and the valid choices (exit code 2), before a
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -27,7 +28,7 @@ from robot_cl.errors import ConfigError, RobotCLError, choices
 from robot_cl.paths import CONFIGS_DIR
 from robot_cl.resources import cpu_count, launcher_config, resolve_workers
 from robot_cl.run import train
-from robot_cl.validation import import_extensions, validate
+from robot_cl.validation import check_types, import_extensions, validate
 
 GROUPS = ("curriculum", "policy", "learner", "strategy", "sim", "eval", "experiment")
 # Keys already spelt out in the run name: a sweep over them needs no suffix on the run folder.
@@ -58,10 +59,37 @@ def register_resolvers() -> None:
             OmegaConf.register_new_resolver(name, fn)
 
 
-def group_options(group: str) -> list[str]:
-    """A config group's options: its YAML files and the nodes registered in Hydra's ConfigStore
-    (every registered strategy has one, built from its constructor)."""
-    files = {p.stem for p in (CONFIGS_DIR / group).glob("*.yaml")}
+# Hydra's command-line flags that take a value (the value is not an override).
+VALUE_FLAGS = ("--config-dir", "-cd", "--config-path", "-cp", "--config-name", "-cn", "--experimental-rerun", "--package", "-p")
+
+
+def split_args(args: list[str]) -> tuple[dict[str, str], list[str]]:
+    """Hydra's flags with values (``--config-dir DIR`` or ``--config-dir=DIR``) and the overrides."""
+    flags, overrides, it = {}, [], iter(args)
+    for a in it:
+        name = a.split("=", 1)[0]
+        if name in VALUE_FLAGS:
+            flags[name] = a.split("=", 1)[1] if "=" in a else next(it, "")
+        elif not a.startswith("-"):
+            overrides.append(a)
+    return flags, overrides
+
+
+def user_config_dirs(args: list[str]) -> list[Path]:
+    """Config folders a user adds to Hydra's search path: ``--config-dir`` and ``hydra.searchpath=[file://...]``."""
+    flags, overrides = split_args(args)
+    dirs = [flags.get("--config-dir") or flags.get("-cd")]
+    for o in overrides:
+        if o.lstrip("+").startswith("hydra.searchpath="):
+            items = o.split("=", 1)[1].strip("[]").split(",")
+            dirs += [i.strip().strip("'\"").removeprefix("file://") for i in items if i.strip().strip("'\"").startswith("file://")]
+    return [Path(d).absolute() for d in dirs if d]
+
+
+def group_options(group: str, extra_dirs: list[Path] = ()) -> list[str]:
+    """A config group's options: its YAML files (built in and in the user's config folders) and the
+    nodes registered in Hydra's ConfigStore (every registered strategy has one, built from its constructor)."""
+    files = {p.stem for d in [CONFIGS_DIR, *extra_dirs] for p in (d / group).glob("*.yaml")}
     stored = {name.removesuffix(".yaml") for name in ConfigStore.instance().repo.get(group, {})}
     return sorted(files | stored)
 
@@ -78,13 +106,20 @@ def check_overrides(args: list[str]) -> dict:
     their first value otherwise.
     """
     plain = compose_overrides(args)
+    flags, overrides = split_args(args)
+    choices_only = [a for a in overrides if a.split("=", 1)[0].lstrip("+~") in GROUPS or a.startswith(("imports=", "hydra."))]
+    check_types(plain, compose_overrides([x for flag in flags.items() for x in flag] + choices_only))  # the defaults are the schema
     validate(plain)
     return plain
 
 
 def compose_overrides(args: list[str]) -> dict:
     """The plain config for these overrides (group options and keys checked), without :func:`validate`."""
-    overrides = [a for a in args if not a.startswith("-")]
+    _, overrides = split_args(args)
+    extra_dirs = user_config_dirs(args)
+    for d in extra_dirs:
+        if not d.is_dir():
+            raise ConfigError(f"config folder {d} does not exist (--config-dir or hydra.searchpath)")
     try:
         parsed = OverridesParser.create().parse_overrides(overrides)
     except Exception as e:
@@ -98,15 +133,17 @@ def compose_overrides(args: list[str]) -> dict:
         values = list(o.sweep_string_iterator()) if o.is_sweep_override() else [o.value()]
         group = key.lstrip("+~")
         if group in GROUPS:
-            valid = group_options(group)
+            valid = group_options(group, extra_dirs)
             for v in values:
                 for option in v if isinstance(v, list) else [v]:
                     if str(option) not in valid:
                         raise ConfigError(f"unknown {group} {option!r}; valid: {choices(valid)}")
         if o.is_sweep_override():
             first.append(f"{o.get_key_element()}={values[0]}")
-        else:
+        elif not key.lstrip("+").startswith("hydra.searchpath"):
             first.append(o.input_line)
+    if extra_dirs:  # --config-dir's folder is searched as Hydra will (compose() takes it as a search path)
+        first.append("hydra.searchpath=[" + ",".join(f"'file://{d}'" for d in extra_dirs) + "]")
     register_resolvers()
     GlobalHydra.instance().clear()
     try:
@@ -129,6 +166,9 @@ def compose_overrides(args: list[str]) -> dict:
                 f"unknown config key {key!r}; valid keys{' under ' + parent if parent else ''}: "
                 f"{choices(_keys(parent))} (prefix + to add a new key, ~ to delete one)"
             ) from None
+        if "Error merging override" in msg and e.__cause__ is not None:  # a typed node refused the value
+            override = msg.split("Error merging override", 1)[1].strip()
+            raise ConfigError(f"{override}: {_one_line(e.__cause__)}") from None
         raise ConfigError(f"invalid configuration: {msg}") from None
     finally:
         GlobalHydra.instance().clear()
@@ -152,8 +192,7 @@ def sweep_overrides(args: list[str]) -> list[str]:
     """Hydra overrides a multirun (``-m``) adds: the joblib launcher's number of parallel jobs (the
     sweep's size, at most one job per ``threads`` cores, unless given) and, for the run folders, which
     keys to leave out of the suffix (those not swept, and those the run name shows)."""
-    given = [a for a in args if not a.startswith("-")]
-    parsed = OverridesParser.create().parse_overrides(given)
+    parsed = OverridesParser.create().parse_overrides(split_args(args)[1])
     task = [o for o in parsed if not o.key_or_group.startswith("hydra")]
     swept = {o.key_or_group for o in task if o.is_sweep_override()}
     fixed = sorted({o.key_or_group for o in task} - swept)
@@ -192,6 +231,32 @@ def check_launcher(args: list[str]) -> None:
                 raise ConfigError(f"hydra/launcher={name} is not installed; pip install '{extra}'")
 
 
+def check_output_dir(args: list[str]) -> None:
+    """The run (or sweep) folder can be created: one line naming the folder otherwise, before Hydra
+    starts (an interpolated folder is checked up to its first ``${``)."""
+    multirun = "-m" in args or "--multirun" in args
+    key = "hydra.sweep.dir" if multirun else "hydra.run.dir"
+    given = next((o.split("=", 1)[1] for o in split_args(args)[1] if o.lstrip("+").startswith(key + "=")), None)
+    folder = Path((given or ("multirun" if multirun else "outputs")).split("${")[0] or ".").absolute()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise PermissionError(13, "Permission denied")
+    except OSError as e:
+        raise ConfigError(f"cannot create the output folder {folder} ({e.strerror}); choose another {key}") from None
+
+
+def write_hydra_files(run_dir: Path, cfg: DictConfig) -> None:
+    """``.hydra/`` of an accepted run (Hydra's own copy is turned off, ``hydra.output_subdir: null``, so
+    that a refused command on an existing folder leaves it as it was)."""
+    out = run_dir / ".hydra"
+    out.mkdir(exist_ok=True)
+    hc = HydraConfig.get()
+    OmegaConf.save(cfg, out / "config.yaml")
+    OmegaConf.save(OmegaConf.create({"hydra": OmegaConf.to_container(hc, resolve=False)}), out / "hydra.yaml")
+    OmegaConf.save(OmegaConf.create(list(hc.overrides.task)), out / "overrides.yaml")
+
+
 @hydra.main(config_path=str(CONFIGS_DIR), config_name="config", version_base="1.3")
 def _app(cfg: DictConfig) -> None:
     run_dir = Path(HydraConfig.get().runtime.output_dir)
@@ -200,10 +265,14 @@ def _app(cfg: DictConfig) -> None:
     plain["workers"] = resolve_workers(plain["workers"], launcher)  # this job's share of the cores
     say = print if launcher is None else (lambda msg: print("\n".join(f"[{run_dir.name}] {ln}" for ln in msg.splitlines()), flush=True))
     try:
-        train(plain, run_dir, say=say)
+        train(plain, run_dir, say=say, on_start=lambda: write_hydra_files(run_dir, cfg))
     except RobotCLError as e:
         print(f"robot-cl: error: {e}", file=sys.stderr)
         sys.exit(2)
+    except OSError as e:  # a full disk, a folder that became unwritable: what failed, where
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"robot-cl: error: {e.strerror or e}{where}; the run's checkpoints so far are kept", file=sys.stderr)
+        sys.exit(1)
 
 
 def main() -> None:
@@ -218,6 +287,7 @@ def main() -> None:
         try:
             check_launcher(args)
             check_overrides(args)
+            check_output_dir(args)
             if "-m" in args or "--multirun" in args:
                 sys.argv += sweep_overrides(args)
         except RobotCLError as e:

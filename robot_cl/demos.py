@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing as mp
+import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from robot_cl import cache, tasks
+from robot_cl import cache, resources, tasks
 from robot_cl.errors import RobotCLError
 from robot_cl.primitives.vocabulary import GOAL_FEATURES, MAX_PARAMS, PRIMITIVE_NAMES, goal_features
 from robot_cl.tasks import run_expert
@@ -58,6 +60,11 @@ class DemoSet:
         return len(self.seeds)
 
 
+def _pad_columns(a: np.ndarray, width: int) -> np.ndarray:
+    """Zero columns up to ``width`` (an external task's end effector acts in the env's own action size)."""
+    return np.pad(a, ((0, 0), (0, width - a.shape[1]))) if a.shape[1] < width else a
+
+
 def record_episode(env, seed: int) -> dict:
     """Run the task's primitive-program expert once, recording both levels. Returns arrays for one
     episode and its success."""
@@ -74,7 +81,7 @@ def record_episode(env, seed: int) -> dict:
     return {
         "success": tr.success,
         "obs": np.array(tr.obs, dtype=np.float32).reshape(-1, env.observation_space.shape[0]),
-        "actions": np.array(tr.actions, dtype=np.float32).reshape(-1, env.action_space.shape[0]),
+        "actions": _pad_columns(np.array(tr.actions, dtype=np.float32).reshape(len(tr.actions), -1), env.action_space.shape[0]),
         "step_call": np.array(tr.step_call, dtype=np.int32),
         "step_goal": np.array([goal_features(tr.prims[c]) for c in tr.step_call], dtype=np.float32).reshape(-1, GOAL_FEATURES),
         "call_obs": np.array(tr.call_obs, dtype=np.float32),
@@ -199,9 +206,8 @@ def load_or_generate(
     def create(missing: list[str]) -> None:
         jobs = [(s, seeds, sim_config, skill_configs.get(s), str(paths[s])) for s in missing]
         if workers > 1 and len(jobs) > 1:
-            import multiprocessing as mp
-
-            with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=mp.get_context("spawn")) as pool:
+            ctx = mp.get_context("spawn")
+            with ProcessPoolExecutor(min(workers, len(jobs)), ctx, resources.die_with_parent, (os.getpid(),)) as pool:
                 list(pool.map(_generate_and_save, jobs))
         else:
             for job in jobs:

@@ -13,6 +13,10 @@ class SkillError(RobotCLError, ValueError):
     """An unknown skill name, or a skill file that cannot be loaded."""
 
 
+class DivergedError(RobotCLError):
+    """Training produced a non-finite loss or parameter."""
+
+
 def choices(names) -> str:
     """Comma-separated sorted list for error messages."""
     return ", ".join(sorted(names))

@@ -12,6 +12,7 @@ import importlib
 import io
 import json
 import multiprocessing as mp
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from typing import Any
@@ -20,7 +21,7 @@ import numpy as np
 import torch
 
 from robot_cl import learners as _learners  # noqa: F401  (registers every built-in policy, the RL agents' too)
-from robot_cl import tasks
+from robot_cl import resources, tasks
 from robot_cl.policies import HierarchicalPolicy, Policy, build_policy
 from robot_cl.primitives import Hold, PrimitiveRunner
 from robot_cl.rl.primitive_env import PrimitiveActionEnv
@@ -82,7 +83,8 @@ _ENVS: dict[tuple, Any] = {}
 _POLICY: dict[str, Any] = {"key": None, "policy": None}  # the last policy rebuilt in this process
 
 
-def _worker_init(imports: list[str]) -> None:
+def _worker_init(imports: list[str], parent_pid: int) -> None:
+    resources.die_with_parent(parent_pid)
     torch.set_num_threads(1)
     for name in imports:  # user modules that register policies
         importlib.import_module(name)
@@ -129,7 +131,7 @@ class Evaluator:
     def __enter__(self) -> Evaluator:
         if self.workers > 1:
             self.pool = ProcessPoolExecutor(
-                self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init, initargs=(self.imports,)
+                self.workers, mp_context=mp.get_context("spawn"), initializer=_worker_init, initargs=(self.imports, os.getpid())
             )
         return self
 

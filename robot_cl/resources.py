@@ -9,7 +9,10 @@ changes the floating-point results; it is part of a run's configuration, not of 
 
 from __future__ import annotations
 
+import ctypes
 import os
+import signal
+import sys
 from typing import Any
 
 from hydra.core.hydra_config import HydraConfig
@@ -59,3 +62,12 @@ def job_cores(launcher: dict[str, Any] | None = None) -> int:
 def resolve_workers(value: Any, launcher: dict[str, Any] | None = None) -> Any:
     """``workers: auto`` -> this job's share of the cores; any other value is returned for validation."""
     return job_cores(launcher) if value == "auto" else value
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """In a worker process: be killed when ``parent_pid`` (the process that started it) dies, whatever
+    the signal, even ``kill -9`` (Linux ``PR_SET_PDEATHSIG``); exit at once if it is already gone."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1 = PR_SET_PDEATHSIG
+    if os.getppid() != parent_pid:  # the parent died before the line above took effect
+        os._exit(1)

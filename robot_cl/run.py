@@ -18,7 +18,9 @@ the stage index, so a resumed run continues exactly like an uninterrupted one.
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -29,7 +31,7 @@ import torch
 
 from robot_cl import checkpoint, demos, protocol, resources, tasks
 from robot_cl.config import config_hash
-from robot_cl.errors import ConfigError
+from robot_cl.errors import ConfigError, DivergedError
 from robot_cl.evaluation import Evaluator, record
 from robot_cl.learners import LEARNERS, make_learner
 from robot_cl.logger import RunLogger
@@ -66,6 +68,7 @@ class Stage:
     curve: list[float]
     started: float = field(default_factory=time.perf_counter)
     bar: Any = None
+    updates: int = 0  # finished updates of this stage
 
 
 class Run:
@@ -80,6 +83,7 @@ class Run:
         self.run_dir, self.say = Path(run_dir), say
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self.ckpt_dir = self.run_dir / "checkpoints"
+        self.pid_file = self.run_dir / ".robot-cl.pid"
         self.chash = config_hash(cfg)
         self.cur, self.ev = cfg["curriculum"], cfg["eval"]
         self.skills: list[str] = list(self.cur["skills"])
@@ -94,6 +98,31 @@ class Run:
         self.cache_stats: dict[str, dict[str, str]] = {"demos": {}, "references": {}}  # hit / created / waited per entry
 
     # -- 1. resume -------------------------------------------------------------------------------
+    @contextmanager
+    def locked(self):
+        """Hold the run folder for this process (``flock`` on the folder itself, so a refused command
+        creates nothing): a second robot-cl on the same folder stops with one line naming this one's
+        PID (written by :meth:`claim`). The OS releases the lock when the process dies."""
+        fd = os.open(self.run_dir, os.O_RDONLY)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                pid = self.pid_file.read_text().strip() if self.pid_file.exists() else "?"
+                raise ConfigError(
+                    f"{self.run_dir} is in use by another robot-cl (PID {pid}); wait for it or choose a new hydra.run.dir"
+                ) from None
+            yield
+        finally:
+            os.close(fd)
+
+    def claim(self) -> None:
+        """The run is accepted: name this process as the folder's user, and remove the temporaries of
+        writers killed here before (none can be alive: this process holds the folder)."""
+        self.pid_file.write_text(f"{os.getpid()}\n")
+        for tmp in [*self.run_dir.glob(".*.tmp"), *self.ckpt_dir.glob(".*.tmp")]:
+            tmp.unlink(missing_ok=True)
+
     def resume(self) -> dict[str, Any] | None:
         """The metrics of the finished run of this config if the folder holds one; else load the
         checkpoint to continue from (if any) and open the logs. Checked before any expensive work."""
@@ -114,7 +143,7 @@ class Run:
                     "resume it with the same overrides, or choose a new hydra.run.dir"
                 )
         self.timer = Timer(self.state["wall_clock_s"] if self.state else None)
-        self.log = RunLogger(self.run_dir)
+        self.log = RunLogger(self.run_dir, first_stage=self.state["stage"] + 1 if self.state else 0)
         (self.run_dir / "config.json").write_text(json.dumps(self.cfg, indent=1, default=str))
         return None
 
@@ -196,9 +225,14 @@ class Run:
         self.evaluator = evaluator
         with self.timer("training"):
             seed = stage_seed(self.cfg["seed"], 1 + index)
-            self.learner.train_task(
-                index, data, self.budget, seed, on_update=self.on_update, checkpoints=dict.fromkeys(self.schedule, self.on_curve_point)
-            )
+            try:
+                self.learner.train_task(
+                    index, data, self.budget, seed, on_update=self.on_update, checkpoints=dict.fromkeys(self.schedule, self.on_curve_point)
+                )
+                if bad := next((n for n, p in self.policy.named_parameters() if not torch.isfinite(p).all()), None):
+                    raise DivergedError(f"parameter {bad} is not finite")
+            except DivergedError as e:
+                raise DivergedError(self.divergence(e)) from None
         if self.stage.bar is not None:
             self.stage.bar.close()
         row = self.evaluate_row(index, evaluator)
@@ -212,9 +246,19 @@ class Run:
         self.say(f"stage {index} {skill:<26} " + " ".join(f"{v:.2f}" for v in row if v == v))
         self.save_checkpoint(index)
 
+    def divergence(self, e: DivergedError) -> str:
+        """The one line for a stage that diverged: where, the value, what was kept, what to try."""
+        st = self.stage
+        kept = f"checkpoints/{checkpoint.stage_path(self.ckpt_dir, st.index - 1).name}" if st.index else "none (the first stage)"
+        return (
+            f"stage {st.index} ({st.skill}) diverged at update {st.updates + 1}: {e}; the last good checkpoint is {kept}; "
+            f"try a smaller learner.lr (now {self.cfg['learner']['lr']})"
+        )
+
     def on_update(self, u: int, info: dict[str, float]) -> None:
         """After every update of the stage: the progress bar, and every 100 updates the training log."""
         st = self.stage
+        st.updates = u
         if st.bar is not None:
             st.bar.update(1)
         if u % 100 == 0 or u == self.budget:
@@ -342,24 +386,29 @@ class Run:
         return m
 
 
-def train(cfg: dict, run_dir: Path, say=print) -> dict[str, Any]:
+def train(cfg: dict, run_dir: Path, say=print, on_start=None) -> dict[str, Any]:
     """Run the curriculum described by ``cfg`` (a plain dict, as composed by Hydra) in ``run_dir``.
 
     A run dir that already holds the finished run of this config returns its metrics without redoing
-    anything (so an interrupted sweep continues where it stopped); ``say`` prints progress.
+    anything (so an interrupted sweep continues where it stopped); ``say`` prints progress;
+    ``on_start()`` is called once the run is accepted (its folder locked, its checkpoints checked).
     """
     run = Run(cfg, run_dir, say)
-    if (done := run.resume()) is not None:
-        return done
-    run.demonstrations()
-    with Evaluator(run.cfg["workers"], run.cfg["sim"], run.skill_cfgs, run.cfg.get("imports")) as evaluator:
-        run.references(evaluator)
-        if run.cfg["mode"] == "reference":
-            return run.report_references()
-        for stage in range(run.start(evaluator), run.T):
-            run.run_stage(stage, evaluator)
-        recovery = run.recovery(evaluator)
-    return run.finish(recovery)
+    with run.locked():
+        if (done := run.resume()) is not None:
+            return done
+        run.claim()
+        if on_start is not None:
+            on_start()
+        run.demonstrations()
+        with Evaluator(run.cfg["workers"], run.cfg["sim"], run.skill_cfgs, run.cfg.get("imports")) as evaluator:
+            run.references(evaluator)
+            if run.cfg["mode"] == "reference":
+                return run.report_references()
+            for stage in range(run.start(evaluator), run.T):
+                run.run_stage(stage, evaluator)
+            recovery = run.recovery(evaluator)
+        return run.finish(recovery)
 
 
 def _progress(enabled: bool, total: int, desc: str):

@@ -177,7 +177,8 @@ _LOADED: set[Path] = set()
 
 
 def load_skill_file(path: Path) -> None:
-    """Import one skill file (once)."""
+    """Import one skill file (once); it must register at least one skill. Its folder is importable
+    while it loads, so it may import helper modules beside it (files named ``_*.py``)."""
     path = path.resolve()
     if path in _LOADED:
         return
@@ -186,18 +187,23 @@ def load_skill_file(path: Path) -> None:
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    before = len(SKILLS)
+    if str(path.parent) not in sys.path:
+        sys.path.append(str(path.parent))  # appended: a helper never shadows an installed module
     try:
         spec.loader.exec_module(module)
-    except SkillError:
-        raise
+        if len(SKILLS) == before:
+            raise SkillError(f"{path} defines no skill (@register_skill); name helper modules beside skills with a leading '_'")
     except Exception as e:
         _LOADED.discard(path)
         sys.modules.pop(module_name, None)
+        if isinstance(e, SkillError):
+            raise
         raise SkillError(f"cannot load skill file {path}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}") from e
 
 
 def load_skills(dirs: list[Path] | None = None) -> dict[str, type[Skill]]:
-    """Import every ``*.py`` skill file in the skill folders; returns the registry."""
+    """Import every skill file (``*.py`` not starting with ``_``) in the skill folders; returns the registry."""
     for d in dirs or skill_dirs():
         if not d.is_dir():
             continue

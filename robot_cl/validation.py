@@ -10,6 +10,7 @@ from robot_cl.errors import ConfigError, choices
 from robot_cl.learners import LEARNERS
 from robot_cl.paths import add_skill_dirs, resolve
 from robot_cl.policies import POLICIES
+from robot_cl.sim.backend import BACKENDS
 from robot_cl.strategies import STRATEGIES
 
 
@@ -31,6 +32,52 @@ def import_extensions(modules: list[str]) -> None:
             raise ConfigError(
                 f"cannot import {name!r} listed in imports: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
             ) from None
+
+
+def _kind(v) -> str:
+    if isinstance(v, bool):
+        return "true or false"
+    if isinstance(v, int):
+        return "an integer"
+    if isinstance(v, float):
+        return "a number"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "a mapping"
+    return "a string"
+
+
+def _fits(value, default) -> bool:
+    """Whether ``value`` has the type of ``default`` (ints fit floats; a list of numbers stays one)."""
+    if default is None or (isinstance(default, str) and not isinstance(value, (list, dict))):
+        return True  # nullable keys and strings take any scalar (a name such as 0.1 or 1 is fine)
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(value, bool) == isinstance(default, bool)
+    if isinstance(default, float):
+        return isinstance(value, (int, float))
+    if isinstance(default, int):
+        return isinstance(value, int)
+    if isinstance(default, list):
+        numbers = default and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in default)
+        return isinstance(value, list) and (not numbers or all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value))
+    if isinstance(default, dict):
+        return isinstance(value, dict)
+    return True
+
+
+def check_types(cfg: dict, defaults: dict, where: str = "") -> None:
+    """Every value has the type of its default (the config groups' YAML files and the strategies'
+    typed nodes are the schema): one line naming the key, the value and the expected type."""
+    for key, default in defaults.items():
+        if key not in cfg or key == "hydra":
+            continue
+        value, name = cfg[key], f"{where}{key}"
+        if isinstance(default, dict) and isinstance(value, dict):
+            check_types(value, default, name + ".")
+        elif not _fits(value, default):
+            kind = _kind(default) + (" of numbers" if isinstance(default, list) and default else "")
+            raise ConfigError(f"{name} must be {kind} (default {default!r}), got {value!r}")
 
 
 def validate(cfg: dict) -> None:
@@ -60,6 +107,11 @@ def _validate_run(cfg: dict) -> None:
         cfg["resume_from"] is None or _is_int(cfg["resume_from"]),
         f"resume_from must be a stage index, got {cfg['resume_from']!r}",
     )
+    sim = cfg["sim"]
+    _expect(sim["backend"] in BACKENDS, f"unknown sim.backend {sim['backend']!r}; valid: {choices(BACKENDS)}")
+    _expect(sim["timestep"] > 0, f"sim.timestep must be a positive number of seconds, got {sim['timestep']!r}")
+    _expect(_is_int(sim["frame_skip"]) and sim["frame_skip"] > 0, f"sim.frame_skip must be a positive integer, got {sim['frame_skip']!r}")
+    _expect(sim["fixture_jitter"] >= 0, f"sim.fixture_jitter must be >= 0, got {sim['fixture_jitter']!r}")
     dev = str(cfg["device"])
     _expect(dev in ("auto", "cpu", "cuda") or dev.startswith("cuda:"), f"unknown device {dev!r}; valid: auto, cpu, cuda, cuda:N")
 

@@ -93,3 +93,31 @@ def test_worked_example_suite_fills_the_tasks_and_its_expert_is_learned(tmp_path
     assert cfg["curriculum"]["skills"] == ["near", "far"]
     assert cfg["curriculum"]["tasks"]["far"] == {"suite": "point", "kwargs": {"target": -0.6}}  # env id, expert: the suite's
     assert m["success_matrix"][0][0] > 0.5  # the flat policy imitates the suite's expert
+
+
+def test_worked_example_tasks_of_different_sizes_are_padded_to_one_policy(tmp_path):
+    m, _ = run_documented("worked-example-sizes", tmp_path, "learner.updates=300")
+    assert m["tasks"] == ["line", "plane", "space"] and len(m["success_matrix"]) == 3
+    assert [m["success_matrix"][i][i] for i in range(3)] == [1.0, 1.0, 1.0]  # each task learned in its own size
+
+
+def test_tasks_of_different_sizes_without_padding_stop_before_any_work(tmp_path):
+    doc = (REPO_ROOT / "docs" / "ARCHITECTURE.md").read_text()
+    module = re.search(r"<!-- worked-example-sizes: (\S+) -->\s*```python\n(.*?)```", doc, re.S)
+    (tmp_path / module.group(1)).write_text(module.group(2))
+    args = [
+        "imports=[reach_suite]",
+        "policy=flat",
+        "curriculum=mini",
+        "++curriculum.skills=[line,space]",
+        "++curriculum.task_defaults={suite: reach}",
+        "++curriculum.tasks={line: {kwargs: {dims: 1}}, space: {kwargs: {dims: 3}}}",
+        f"cache_dir={tmp_path / 'cache'}",
+        f"hydra.run.dir={tmp_path / 'run'}",
+    ]
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    out = subprocess.run([sys.executable, "-m", "robot_cl.cli", *args], capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode != 0 and len(lines) == 1, out.stderr[-2000:]
+    assert "line (2, 1)" in lines[0] and "space (6, 3)" in lines[0] and "obs_size" in lines[0] and "action_size" in lines[0]
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "run").exists()  # no demonstrations, no run folder

@@ -77,11 +77,10 @@ class BCLearner:
         self.policy.train()
         t0, info = time.perf_counter(), {}
         for u in range(1, updates + 1):
-            loss, info = hooked_step(self, sample(data, self.batch_size, gen))
+            info = hooked_step(self, sample(data, self.batch_size, gen))
             for p in self.plugins:
                 p.after_update(self)
             self.total_updates += 1
-            info["loss"] = float(loss.detach())
             if on_update is not None:
                 on_update(u, info)
             if checkpoints and u in checkpoints:

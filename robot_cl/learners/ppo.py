@@ -109,10 +109,9 @@ class PPOLearner(RLLearner):
                     if k:
                         j = torch.as_tensor(rng.integers(0, n_mem, k), device=self.device)
                         batch = {f: torch.cat([batch[f], mem[f][j].to(batch[f].dtype)]) for f in FIELDS}
-                loss, info = hooked_step(self, {GROUP: batch})
+                info = hooked_step(self, {GROUP: batch})
                 for p in self.plugins:
                     p.after_update(self)
                 self.total_updates += 1
-                info["loss"] = float(loss.detach())
         self.policy.eval()
         return info

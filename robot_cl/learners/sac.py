@@ -143,7 +143,7 @@ class SACLearner(RLLearner):
     def step(self, batch: Data) -> dict[str, float]:
         """SAC's one update path: a gradient step of actor and critics with the strategy hooks
         (``hooked_step``), then the entropy coefficients, the target critics and ``after_update``."""
-        loss, info = hooked_step(self, batch)
+        info = hooked_step(self, batch)
         a_loss = self.policy.alpha_loss(batch)
         self.alpha_opt.zero_grad(set_to_none=True)
         a_loss.backward()
@@ -152,7 +152,6 @@ class SACLearner(RLLearner):
         for p in self.plugins:
             p.after_update(self)
         self.total_updates += 1
-        info["loss"] = float(loss.detach())
         info["alpha"] = float(self.policy.sac.log_alpha.detach().exp().mean())
         if self.policy.sac.actor.discrete:
             info["alpha_discrete"] = float(self.policy.sac.log_alpha_d.detach().exp().mean())

@@ -21,6 +21,7 @@ generator, so a run is reproducible from the one seed. Worker processes start wi
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Sequence
 from functools import partial
 from typing import Any
@@ -31,7 +32,7 @@ import torch
 from gymnasium.vector import AsyncVectorEnv, AutoresetMode, SyncVectorEnv
 from gymnasium.vector.utils import batch_space
 
-from robot_cl import tasks
+from robot_cl import resources, tasks
 from robot_cl.rl.primitive_env import PrimitiveActionEnv
 
 
@@ -84,8 +85,9 @@ def merge_infos(infos: Sequence[dict], sizes: Sequence[int]) -> dict:
     return out
 
 
-def _group_worker(pipe, env_fns: list[Callable[[], gym.Env]]) -> None:
+def _group_worker(pipe, env_fns: list[Callable[[], gym.Env]], parent_pid: int) -> None:
     """A :class:`GroupedVectorEnv` worker: step its envs in a ``SyncVectorEnv`` on the main process's commands."""
+    resources.die_with_parent(parent_pid)
     try:
         envs = SyncVectorEnv(env_fns, autoreset_mode=AutoresetMode.SAME_STEP)
         pipe.send(("ok", (envs.single_observation_space, envs.single_action_space)))
@@ -119,7 +121,7 @@ class GroupedVectorEnv(gym.vector.VectorEnv):
         self.pipes, self.processes = [], []
         for g in self.groups:
             parent, child = ctx.Pipe()
-            proc = ctx.Process(target=_group_worker, args=(child, [env_fns[i] for i in g]), daemon=True)
+            proc = ctx.Process(target=_group_worker, args=(child, [env_fns[i] for i in g], os.getpid()), daemon=True)
             proc.start()
             child.close()
             self.pipes.append(parent)

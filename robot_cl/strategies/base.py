@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import math
 import typing
 from typing import Any, ClassVar
 
 import torch
 from hydra.core.config_store import ConfigStore
 
-from robot_cl.errors import ConfigError
+from robot_cl.errors import ConfigError, DivergedError
 from robot_cl.registry import Registry
 
 Data = dict[str, dict[str, torch.Tensor]]
@@ -112,14 +113,18 @@ def make_plugins(plugin_cfg: dict[str, dict] | None) -> list[Plugin]:
     return plugins
 
 
-def hooked_step(learner, batch: Data) -> tuple[torch.Tensor, dict[str, float]]:
+def hooked_step(learner, batch: Data) -> dict[str, float]:
     """One optimiser step on ``batch`` with the plugins' hooks in their order: the learner's loss, each
     plugin's ``loss``, backward, each ``after_backward``, gradient clipping of the optimiser's
     parameters, the step. The learner runs ``after_update`` itself, once its own extras (an RL target
-    update, ...) are done."""
+    update, ...) are done. ``info["loss"]`` is the loss's value; a non-finite one raises
+    :class:`DivergedError` before it reaches the weights."""
     loss, info = learner.loss_on(batch)
     for p in learner.plugins:
         loss = p.loss(learner, batch, loss, info)
+    info["loss"] = float(loss.detach())
+    if not math.isfinite(info["loss"]):
+        raise DivergedError(f"the loss is {info['loss']}")
     learner.optimizer.zero_grad(set_to_none=True)
     loss.backward()
     for p in learner.plugins:
@@ -128,7 +133,7 @@ def hooked_step(learner, batch: Data) -> tuple[torch.Tensor, dict[str, float]]:
         params = [p for group in learner.optimizer.param_groups for p in group["params"]]
         torch.nn.utils.clip_grad_norm_(params, learner.grad_clip)
     learner.optimizer.step()
-    return loss, info
+    return info
 
 
 # -- helpers -------------------------------------------------------------------------------------------

@@ -63,7 +63,11 @@ def io_spec(names: list[str], cfgs: dict[str, Any]) -> dict[str, Any]:
     """Observation/action sizes and input normalisation shared by the curriculum's tasks (one-line error if they differ)."""
     specs = {name: check_external(name, cfgs[name]) if is_external(cfgs.get(name)) else (OBS_DIM, ACT_DIM) for name in names}
     if len(set(specs.values())) > 1:
-        raise ConfigError("curriculum tasks differ in (observation, action) size: " + ", ".join(f"{n} {s}" for n, s in specs.items()))
+        sizes = ", ".join(f"{n} {s}" for n, s in specs.items())
+        raise ConfigError(
+            f"curriculum tasks differ in (observation, action) size: {sizes}; one policy learns them all: set "
+            "curriculum.task_defaults.obs_size and action_size to the largest (each task is padded to them)"
+        )
     obs_dim, act_dim = next(iter(specs.values()))
     if any(is_external(cfgs.get(n)) for n in names):
         # External observations have no known ranges (Meta-World's are unbounded): no fixed normalisation.
@@ -94,3 +98,4 @@ def validate_curriculum(cur: dict, policy: str) -> None:
                     f"trained on it; valid: policy=flat, or set curriculum.tasks.{name}.primitive_expert"
                 )
             check_external(name, spec)
+    io_spec(names, cfgs)  # one observation and action size for all tasks, before any demonstration

@@ -17,13 +17,19 @@ A curriculum lists task names in ``skills``. A name is looked up first in ``curr
           end_effector: null                     # "module:Class" primitive adapter; default: the env's own `end_effector`
           success_key: success                   # info key that marks success (any step counts)
           obs_adapter: null                      # "module:function" mapping the env's observation to the policy's
+          obs_size: null                         # pad the (adapted) observation with zeros to this size
+          action_size: null                      # the policy's action size: the env reads the first entries, the
+                                                 # rest are ignored (and zero in demonstrations)
           max_steps: 200                         # episode length (truncation)
           import: null                           # module imported first (one that registers the env id)
           suite: null                            # a registered task suite filling the keys above (robot_cl.tasks.suites)
 
 Every task is wrapped by :class:`ExternalTask` so that the rest of the runner sees what it sees for
 household skills: a flat float32 observation, actions in ``[-1, 1]`` (rescaled to the env's bounds),
-``info["success"]`` and truncation after ``max_steps``. A task with a ``primitive_expert`` records its
+``info["success"]`` and truncation after ``max_steps``. The tasks of one curriculum share one policy,
+so they must have one observation size and one action size: tasks of a suite that differ in size set
+``obs_size`` and ``action_size`` (e.g. in ``task_defaults``) to the largest, and each is padded to it.
+A task with a ``primitive_expert`` records its
 demonstrations from that program at both levels (raw actions and primitive calls), like a household
 skill, so flat and hierarchical policies learn from the same episodes; the end effector's actions are
 in the wrapper's normalised ``[-1, 1]`` space. A task with only a raw ``expert`` records raw actions and
@@ -44,7 +50,20 @@ import numpy as np
 from robot_cl.errors import ConfigError, choices
 from robot_cl.primitives import Program
 
-TASK_KEYS = ("env_id", "kwargs", "expert", "primitive_expert", "end_effector", "success_key", "obs_adapter", "max_steps", "import", "suite")
+TASK_KEYS = (
+    "env_id",
+    "kwargs",
+    "expert",
+    "primitive_expert",
+    "end_effector",
+    "success_key",
+    "obs_adapter",
+    "obs_size",
+    "action_size",
+    "max_steps",
+    "import",
+    "suite",
+)
 DEFAULTS: dict[str, Any] = {
     "kwargs": {},
     "expert": None,
@@ -52,6 +71,8 @@ DEFAULTS: dict[str, Any] = {
     "end_effector": None,
     "success_key": "success",
     "obs_adapter": None,
+    "obs_size": None,
+    "action_size": None,
     "max_steps": None,
     "import": None,
     "suite": None,
@@ -61,6 +82,8 @@ DEFAULTS: dict[str, Any] = {
 def load_object(path: str, what: str) -> Any:
     """Import ``"package.module:attr"`` (or ``"package.module.attr"``); one-line error when it does not exist."""
     module, _, attr = path.partition(":") if ":" in path else path.rpartition(".")
+    if not module or not attr:
+        raise ConfigError(f"{what} {path!r} must name 'module:attribute' (e.g. 'my_experts:reach')")
     try:
         obj = importlib.import_module(module)
     except Exception as e:
@@ -98,9 +121,12 @@ class ExternalTask(gym.Env):
             raise ConfigError(f"task {name!r}: {spec['env_id']} has action space {env.action_space}; robot_cl needs a bounded Box")
         self.low, self.high = env.action_space.low.astype(np.float64), env.action_space.high.astype(np.float64)
         self.adapter = load_object(spec["obs_adapter"], "obs_adapter") if spec.get("obs_adapter") else None
-        sample = self._adapt(env.observation_space.sample())
-        self.observation_space = gym.spaces.Box(-np.inf, np.inf, sample.shape, np.float32)
-        self.action_space = gym.spaces.Box(-1.0, 1.0, env.action_space.shape, np.float32)
+        self.obs_pad = 0
+        self.obs_pad = self._padding(name, "obs_size", spec.get("obs_size"), self._adapt(env.observation_space.sample()).size)
+        self.env_act_dim = int(np.prod(env.action_space.shape))
+        act_dim = self.env_act_dim + self._padding(name, "action_size", spec.get("action_size"), self.env_act_dim)
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, self._adapt(env.observation_space.sample()).shape, np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (act_dim,), np.float32)
         self.metadata, self.render_mode = env.metadata, env.render_mode
         self.max_steps = int(spec["max_steps"]) if spec.get("max_steps") else None
         self.raw_obs: Any = None  # the env's own observation (what an expert reads)
@@ -110,19 +136,34 @@ class ExternalTask(gym.Env):
             self.end_effector = getattr(env.unwrapped, "end_effector", None)
         self.steps = 0
 
+    @staticmethod
+    def _padding(name: str, key: str, size, native: int) -> int:
+        """Zeros to add so that ``native`` entries become ``size`` (``None``: none)."""
+        if size is None:
+            return 0
+        if not isinstance(size, int) or isinstance(size, bool) or size < native:
+            raise ConfigError(f"task {name!r}: {key} must be an integer >= the env's own size {native}, got {size!r}")
+        return size - native
+
     def _adapt(self, obs) -> np.ndarray:
-        out = self.adapter(obs) if self.adapter is not None else obs
-        return np.asarray(out, dtype=np.float32).reshape(-1)
+        out = np.asarray(self.adapter(obs) if self.adapter is not None else obs, dtype=np.float32).reshape(-1)
+        return np.concatenate([out, np.zeros(self.obs_pad, np.float32)]) if self.obs_pad else out
 
     def to_env_action(self, action: np.ndarray) -> np.ndarray:
-        """[-1, 1] -> the env's bounds."""
-        a = np.clip(np.asarray(action, dtype=np.float64), -1.0, 1.0)
+        """[-1, 1] -> the env's bounds (the env's own entries; padding entries are ignored)."""
+        a = np.clip(np.asarray(action, dtype=np.float64)[: self.env_act_dim].reshape(self.low.shape), -1.0, 1.0)
         return (self.low + (a + 1.0) * 0.5 * (self.high - self.low)).astype(self.env.action_space.dtype)
 
     def from_env_action(self, action: np.ndarray) -> np.ndarray:
-        """The env's bounds -> [-1, 1] (for recording an expert's actions)."""
-        a = np.clip(np.asarray(action, dtype=np.float64), self.low, self.high)
-        return (2.0 * (a - self.low) / np.maximum(self.high - self.low, 1e-12) - 1.0).astype(np.float32)
+        """The env's bounds -> [-1, 1], padded with zeros to the action size (for recording an expert's actions)."""
+        a = np.asarray(action, dtype=np.float64)
+        if a.size != self.env_act_dim:
+            raise ConfigError(
+                f"task {self.name!r}: the expert returned {a.size} action values, {self.spec_cfg['env_id']} takes {self.env_act_dim}"
+            )
+        a = np.clip(a.reshape(self.low.shape), self.low, self.high)
+        out = (2.0 * (a - self.low) / np.maximum(self.high - self.low, 1e-12) - 1.0).astype(np.float32).reshape(-1)
+        return np.concatenate([out, np.zeros(self.action_space.shape[0] - out.size, np.float32)])
 
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         obs, info = self.env.reset(seed=seed, options=options)
@@ -208,6 +249,8 @@ def _check_external(name: str, spec: dict) -> tuple[int, int]:
                 f"set curriculum.tasks.{name}.end_effector to a 'module:Class' primitive adapter"
             )
         obs, _ = env.reset(seed=0)
+        if spec.get("expert"):
+            env.from_env_action(load_expert(spec["expert"])(env.raw_obs))  # an expert of the wrong action size: one line
         env.step(np.zeros(env.action_space.shape, dtype=np.float32))  # raises on a missing success key
     finally:
         env.close()

@@ -136,6 +136,10 @@ class Scene:
     def joint(self, name: str) -> float:
         return float(self.data.qpos[self.model.jnt_qposadr[self._joints[name]]])
 
+    def joint_velocity(self, name: str) -> float:
+        """Velocity of a scene joint (m/s or rad/s), e.g. to require a door to have come to rest."""
+        return float(self.data.qvel[self.model.jnt_dofadr[self._joints[name]]])
+
     def entity(self, name: str, out: np.ndarray) -> None:
         """Write an entity's observation slot ``[pos(3), quat(4), state(1)]`` into ``out``."""
         (kind, idx), body, qadr, scale = self.entities[name]
@@ -178,6 +182,11 @@ class Scene:
         """Any robot link or finger touches ``body``."""
         b = self._bodies[body]
         return any(a == b and self._robot_body_mask[c] for a, c in self._contacts())
+
+    def robot_contacts(self) -> list[str]:
+        """Names of the scene bodies the robot (any link or finger) touches now, sorted."""
+        mask = self._robot_body_mask
+        return sorted({self.model.body(a).name for a, c in self._contacts() if mask[c] and not mask[a]})
 
     @cached_property
     def _robot_body_mask(self) -> np.ndarray:
