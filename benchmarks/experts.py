@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         if rate < args.bar:
             below.append(r["skill"])
         print(
-            f"{r['skill']:<26} {r['ok']:>4}/{r['n']:<4} {rate:>6.2f} {r['steps']:>7.1f} {r['max_steps']:>6} {r['calls']:>6.1f} "
+            f"{r['skill']:<26} {r['ok']:>4}/{r['n']:<4} {rate:>6.2f} {r['steps']:>7.1f} {r['max_steps'] or '-'!s:>6} {r['calls']:>6.1f} "
             f"{r['seconds']:>6.1f}  {r['failed'][:10]}"
         )
     total = sum(r["ok"] for r in rows) / sum(r["n"] for r in rows)

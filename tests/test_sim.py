@@ -117,3 +117,18 @@ def test_entity_slots_in_observation():
     assert np.all(obs2[17:25] == 0.0)  # one entity observed: the second slot is empty
     assert obs2[3] ** 2 + obs2[4] ** 2 == pytest.approx(1.0, abs=1e-5)
     assert math.isfinite(float(obs2[5])) and 0.0 <= obs2[5] <= 1.0
+
+
+def test_skills_see_joint_velocities_and_what_the_robot_touches():
+    """The open-drawer expert pulls the handle: the slide moves (velocity) while the robot holds the drawer."""
+    from robot_cl.tasks import run_expert
+
+    env = robot_cl.make("open_drawer")
+    scene, seen = env.unwrapped.scene, []
+    trace = run_expert(env, seed=0, on_step=lambda *a: seen.append((scene.joint_velocity("drawer_slide"), scene.robot_contacts())))
+    assert trace.success
+    speeds = [abs(v) for v, _ in seen]
+    assert max(speeds) > 0.01 and speeds[0] < 1e-6  # at rest at the start, moving while pulled
+    touched = {b for _, bodies in seen for b in bodies}
+    assert "drawer" in touched and all(not b.startswith("panda") for b in touched)  # scene bodies, not the robot's own
+    assert seen[0][1] == []  # nothing touched before the first motion
