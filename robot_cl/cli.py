@@ -107,7 +107,7 @@ def check_overrides(args: list[str]) -> dict:
     """
     plain = compose_overrides(args)
     flags, overrides = split_args(args)
-    choices_only = [a for a in overrides if a.split("=", 1)[0].lstrip("+~") in GROUPS or a.startswith(("imports=", "hydra."))]
+    choices_only = [a for a in overrides if a.split("=", 1)[0].lstrip("+~") in GROUPS or a.startswith(("imports=", "hydra.", "hydra/"))]
     check_types(plain, compose_overrides([x for flag in flags.items() for x in flag] + choices_only))  # the defaults are the schema
     validate(plain)
     return plain

@@ -118,7 +118,7 @@ def bad_input_tmp(tmp_path, monkeypatch):
         (tmp_path / "skills" / name).mkdir(parents=True)
         (tmp_path / "skills" / name / "bad.py").write_text(text)
     (tmp_path / "afile").write_text("")
-    monkeypatch.delenv(SKILL_PATH_ENV, raising=False)  # add_skill_dirs sets it for this process
+    monkeypatch.setenv(SKILL_PATH_ENV, "")  # add_skill_dirs sets it for this process: restored afterwards
     monkeypatch.setattr(cli, "_app", lambda: pytest.fail("the command was accepted"))
     return tmp_path
 
@@ -268,9 +268,12 @@ def test_kill_9_during_demonstrations_and_mid_stage_then_resume_gives_the_uninte
             first_checkpoint = run / "checkpoints" / "stage_00.pt"
             workers = kill_when(args, lambda pid: first_checkpoint.exists())  # noqa: B023 (called before the loop moves on)
             (run / "checkpoints" / f".stage_01.pt.{os.getpid()}.tmp").write_bytes(b"half a checkpoint")  # a killed write
+            saved = first_checkpoint.read_bytes()
         assert workers and gone(workers), f"worker processes outlived the killed run ({when})"
         out = run_cli(*args)
         assert out.returncode == 0, out.stderr[-3000:]
+        if when == "stage":
+            assert "resuming" in out.stdout and first_checkpoint.read_bytes() == saved  # the finished stage is kept, not redone
         assert comparable(run) == comparable(reference), when
         assert log_rows(run) == log_rows(reference), when  # a header, no duplicated rows of a redone stage
         assert not list(run.rglob("*.tmp")) and not list(cache.rglob("*.tmp"))

@@ -73,7 +73,7 @@ def test_sac_learner_calls_every_strategy_hook_in_the_rl_loop():
     "override, expected",
     [
         ("learner.workers=0", r"learner.workers must be null \(one per env\) or a positive integer, got 0"),
-        ("learner.n_envs=two", r"learner.n_envs must be a positive integer, got 'two'"),
+        ("learner.n_envs=two", r"learner.n_envs must be an integer \(default 1\), got 'two'"),
     ],
 )
 def test_bad_collection_settings_are_one_line_errors(tmp_path, override, expected):

@@ -1,8 +1,6 @@
 """The main job end to end on a 2-skill curriculum with tiny budgets: outputs, determinism, resume, errors."""
 
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -91,31 +89,6 @@ def test_flat_policy_and_multitask_strategy_run(cache, tmp_path):
     assert m["run"]["policy"] == "flat"
 
 
-def test_resume_after_kill_loses_nothing_and_matches_an_uninterrupted_run(cache, tmp_path):
-    args = tiny(cache, "learner.updates=400")
-    reference = train(check_overrides(args), tmp_path / "reference")
-
-    run_dir = tmp_path / "killed"
-    cmd = [*ROBOT_CL, *args, f"hydra.run.dir={run_dir}"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    first = run_dir / "checkpoints" / "stage_00.pt"
-    deadline = time.time() + 240
-    while not first.exists() and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.02)
-    assert first.exists() and proc.poll() is None, "the run ended before it could be killed"
-    os.killpg(proc.pid, signal.SIGKILL)
-    proc.wait()
-    assert not (run_dir / "metrics.json").exists()
-    saved_stage0 = first.read_bytes()
-
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-2000:]
-    assert "resuming" in out.stdout and "after stage 0" in out.stdout
-    assert first.read_bytes() == saved_stage0  # the finished stage was kept, not redone
-    resumed = json.loads((run_dir / "metrics.json").read_text())
-    assert comparable(resumed) == json.loads(json.dumps(comparable(reference)))
-
-
 def test_resume_refuses_a_run_dir_made_with_another_config(cache, tmp_path):
     train(check_overrides(tiny(cache)), tmp_path / "run")
     with pytest.raises(ConfigError, match="different configuration"):
@@ -130,7 +103,7 @@ def test_resume_refuses_a_run_dir_made_with_another_config(cache, tmp_path):
         ("curriculum.skills=[press_button,fly_kite]", r"unknown skill 'fly_kite'; valid: .*open_drawer"),
         ("policy=transformer", r"unknown policy 'transformer'; valid: flat, hierarchical"),
         ("strategy=magic", r"unknown strategy 'magic'; valid: .*finetune.*multitask"),
-        ("seed=abc", r"seed must be an integer, got 'abc'"),
+        ("seed=abc", r"seed must be an integer \(default 0\), got 'abc'"),
         ("learner.updates=-5", r"learner.updates must be a positive integer, got -5"),
         ("device=tpu", r"unknown device 'tpu'; valid: auto, cpu, cuda, cuda:N"),
         ("mode=play", r"unknown mode 'play'; valid: reference, train"),

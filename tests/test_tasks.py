@@ -106,8 +106,8 @@ def test_external_expert_demonstrations_are_recorded_in_unit_actions(tmp_path):
 NO_ID = r"task 'reach': unknown Gymnasium env id 'Meta-World/MT2'; close registered ids: .*Meta-World/MT1"
 NO_ATTR = r"expert .*has no attribute 'SawyerReachV9Policy'; close matches: .*SawyerReachV3Policy"
 BAD_KEY = (
-    r"unknown curriculum.tasks.reach key 'colour'; valid: end_effector, env_id, expert, import, kwargs, max_steps, "
-    r"obs_adapter, primitive_expert, success_key"
+    r"unknown curriculum.tasks.reach key 'colour'; valid: action_size, end_effector, env_id, expert, import, kwargs, "
+    r"max_steps, obs_adapter, obs_size, primitive_expert, success_key, suite"
 )
 
 
