@@ -2,8 +2,9 @@
 
 ``train(cfg, run_dir)`` reads top to bottom, each step a method of :class:`Run`:
 
-1. ``Run(cfg, run_dir)``: check the config (one-line errors before any work); ``resume()`` finds a
-   finished run to reuse or a checkpoint to continue from;
+1. ``Run(cfg, run_dir)``: check the config (one-line errors before any work); ``locked()`` holds the
+   run folder for this process; ``resume()`` finds a finished run to reuse or a checkpoint to continue
+   from; ``claim()`` marks the accepted run (PID, stale temporaries removed);
 2. ``demonstrations()``: every skill's, from the shared cache or generated (in parallel);
 3. ``references()``: single-skill runs from scratch (cached) for forward transfer and recovery ratios;
 4. ``start()``: the policy, the strategies and the learner, restored from the checkpoint if resuming,
