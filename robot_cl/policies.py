@@ -87,6 +87,7 @@ class Policy(nn.Module):
     """Common parts: input normalisation, task one-hot, per-task module bookkeeping."""
 
     kind = ""
+    action_sizes: list[int] | None = None  # per task, how many action entries are the task's own (None: all)
 
     def __init__(self, cfg: dict, obs_dim: int, act_dim: int, n_tasks: int, obs_center=None, obs_scale=None) -> None:
         super().__init__()
@@ -109,7 +110,16 @@ class Policy(nn.Module):
             "obs_center": self.obs_center.tolist(),
             "obs_scale": self.obs_scale.tolist(),
             "tasks_added": self.tasks_added,
-        }
+        } | ({"action_sizes": self.action_sizes} if self.action_sizes is not None else {})
+
+    def set_action_sizes(self, sizes: list[int]) -> None:
+        """Tasks padded to a common action size: task ``t`` owns the first ``sizes[t]`` entries (the
+        env ignores the rest), so behaviour cloning leaves the padding out of the loss."""
+        if len(sizes) != self.n_tasks or not all(0 < a <= self.act_dim for a in sizes):
+            raise ConfigError(f"action_sizes must give 1..{self.act_dim} entries for each of {self.n_tasks} tasks, got {sizes}")
+        self.action_sizes = [int(a) for a in sizes]
+        mask = (torch.arange(self.act_dim)[None] < torch.tensor(self.action_sizes)[:, None]).float()
+        self.register_buffer("action_mask", mask.to(self.device), persistent=False)  # rebuilt from the spec, not saved
 
     def inputs(self, obs: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
         x = (obs - self.obs_center) / self.obs_scale
@@ -208,7 +218,11 @@ class FlatPolicy(Policy):
     def loss(self, batch: Batch) -> tuple[torch.Tensor, dict[str, float]]:
         b = batch["steps"]
         pred = self.forward(b["obs"], b["task"])
-        loss = nn.functional.mse_loss(pred, b["action"])
+        if self.action_sizes is None:
+            loss = nn.functional.mse_loss(pred, b["action"])
+        else:  # padded entries are nobody's target: mean over each sample's own entries only
+            m = self.action_mask[b["task"]]
+            loss = (((pred - b["action"]) ** 2) * m).sum() / m.sum()
         return loss, {"action_mse": float(loss.detach())}
 
     def outputs(self, batch: Batch) -> dict[str, dict[str, torch.Tensor]]:
@@ -420,6 +434,8 @@ def build_policy(spec: dict[str, Any]) -> Policy:
     policy = POLICIES[spec["cfg"].get("name")](
         spec["cfg"], spec["obs_dim"], spec["act_dim"], spec["n_tasks"], spec.get("obs_center"), spec.get("obs_scale")
     )
+    if spec.get("action_sizes") is not None:
+        policy.set_action_sizes(spec["action_sizes"])
     for t in range(spec.get("tasks_added", 0)):
         policy.add_task(t)
     return policy

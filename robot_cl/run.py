@@ -144,7 +144,8 @@ class Run:
                     "resume it with the same overrides, or choose a new hydra.run.dir"
                 )
         self.timer = Timer(self.state["wall_clock_s"] if self.state else None)
-        self.log = RunLogger(self.run_dir, first_stage=self.state["stage"] + 1 if self.state else 0)
+        first = (self.state["stage"] + 1, self.state["learner"].get("total_updates")) if self.state else (0, None)
+        self.log = RunLogger(self.run_dir, first_stage=first[0], first_update=first[1])
         (self.run_dir / "config.json").write_text(json.dumps(self.cfg, indent=1, default=str))
         return None
 

@@ -96,9 +96,11 @@ def test_worked_example_suite_fills_the_tasks_and_its_expert_is_learned(tmp_path
 
 
 def test_worked_example_tasks_of_different_sizes_are_padded_to_one_policy(tmp_path):
-    m, _ = run_documented("worked-example-sizes", tmp_path, "learner.updates=300")
+    m, run = run_documented("worked-example-sizes", tmp_path, "learner.updates=300")
     assert m["tasks"] == ["line", "plane", "space"] and len(m["success_matrix"]) == 3
     assert [m["success_matrix"][i][i] for i in range(3)] == [1.0, 1.0, 1.0]  # each task learned in its own size
+    spec = torch.load(run / "checkpoints" / "stage_02.pt", weights_only=True)["policy_spec"]
+    assert spec["act_dim"] == 3 and spec["action_sizes"] == [1, 2, 3]  # the loss masks each task's padding
 
 
 def test_tasks_of_different_sizes_without_padding_stop_before_any_work(tmp_path):

@@ -6,6 +6,7 @@ import torch
 
 import robot_cl
 from robot_cl import demos
+from robot_cl.errors import ConfigError
 from robot_cl.evaluation import Evaluator, rollout
 from robot_cl.layout import ACT_DIM, OBS_CENTER, OBS_DIM
 from robot_cl.learners import BCLearner
@@ -121,6 +122,27 @@ def test_unseen_skill_uses_the_newest_module():
         a = p.behaviours[0](p.trunk(p.inputs(obs, torch.tensor([1, 1]))), p.inputs(obs, torch.tensor([1, 1])))
         b = p.forward(obs, torch.tensor([1, 1]))
     assert torch.equal(a[0], b[0]) and torch.equal(a[1], b[1])
+
+
+def test_padded_action_entries_are_masked_out_of_the_loss():
+    p = make_policy(FLAT)
+    p.add_task(0)
+    p.add_task(1)
+    p.set_action_sizes([2, ACT_DIM])  # task 0's env reads 2 of the action entries
+    gen = torch.Generator().manual_seed(0)
+    obs = torch.as_tensor(np.tile(OBS_CENTER, (4, 1))) + 0.01 * torch.randn(4, OBS_DIM, generator=gen)
+    action = torch.rand(4, ACT_DIM, generator=gen) * 2 - 1
+    task = torch.tensor([0, 0, 1, 1])
+    loss = p.loss({"steps": {"obs": obs, "action": action, "task": task}})[0]
+    changed = action.clone()
+    changed[:2, 2:] = 0.9  # task 0's padding: not a target
+    assert torch.equal(loss, p.loss({"steps": {"obs": obs, "action": changed, "task": task}})[0])
+    changed[2:, 2:] = 0.9  # task 1 owns every entry
+    assert not torch.equal(loss, p.loss({"steps": {"obs": obs, "action": changed, "task": task}})[0])
+    q = build_policy(p.spec())  # the sizes travel with the spec (checkpoints, evaluation workers)
+    assert q.action_sizes == [2, ACT_DIM] and torch.equal(q.action_mask, p.action_mask)
+    with pytest.raises(ConfigError, match="action_sizes"):
+        p.set_action_sizes([0, 1])
 
 
 def test_spec_rebuilds_an_identical_policy(demo_sets):

@@ -66,7 +66,7 @@ def test_two_skill_run_writes_every_output(cache, tmp_path):
     assert (run / "matrix.csv").read_text().splitlines()[0] == "stage,press_button,open_drawer"
     log = (run / "log.csv").read_text()
     assert ",train,0,press_button," in log and ",eval,1,open_drawer,1,success," in log and "updates_per_s" in log
-    assert list((run / "tensorboard").glob("events.out.tfevents.*"))
+    assert {f.parent.name for f in (run / "tensorboard").rglob("events.out.tfevents.*")} == {"updates", "stages"}
     checkpoints = sorted((run / "checkpoints").glob("stage_*.pt"))
     assert [c.name for c in checkpoints] == ["stage_00.pt", "stage_01.pt"]
     for ckpt in checkpoints:

@@ -61,7 +61,8 @@ def make_env(name: str, sim_config: dict | None = None, task_config: Any = None,
 
 def io_spec(names: list[str], cfgs: dict[str, Any]) -> dict[str, Any]:
     """Observation/action sizes and input normalisation shared by the curriculum's tasks (one-line error if they differ)."""
-    specs = {name: check_external(name, cfgs[name]) if is_external(cfgs.get(name)) else (OBS_DIM, ACT_DIM) for name in names}
+    sizes = {name: check_external(name, cfgs[name]) if is_external(cfgs.get(name)) else (OBS_DIM, ACT_DIM, ACT_DIM) for name in names}
+    specs = {name: s[:2] for name, s in sizes.items()}
     if len(set(specs.values())) > 1:
         sizes = ", ".join(f"{n} {s}" for n, s in specs.items())
         raise ConfigError(
@@ -71,7 +72,11 @@ def io_spec(names: list[str], cfgs: dict[str, Any]) -> dict[str, Any]:
     obs_dim, act_dim = next(iter(specs.values()))
     if any(is_external(cfgs.get(n)) for n in names):
         # External observations have no known ranges (Meta-World's are unbounded): no fixed normalisation.
-        return {"obs_dim": obs_dim, "act_dim": act_dim, "obs_center": None, "obs_scale": None}
+        out = {"obs_dim": obs_dim, "act_dim": act_dim, "obs_center": None, "obs_scale": None}
+        native = [sizes[n][2] for n in names]
+        if any(a < act_dim for a in native):  # padded actions: the policy masks each task's padding out of its loss
+            out["action_sizes"] = native
+        return out
     return {"obs_dim": obs_dim, "act_dim": act_dim, "obs_center": OBS_CENTER.tolist(), "obs_scale": OBS_SCALE.tolist()}
 
 

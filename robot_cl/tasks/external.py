@@ -223,20 +223,21 @@ def make_external(
     return ExternalTask(env, name, spec)
 
 
-_CHECKED: dict[str, tuple[int, int]] = {}  # external tasks that passed check_external, with their sizes
+_CHECKED: dict[str, tuple[int, int, int]] = {}  # external tasks that passed check_external, with their sizes
 
 
-def check_external(name: str, spec: dict) -> tuple[int, int]:
+def check_external(name: str, spec: dict) -> tuple[int, int, int]:
     """Everything that can be wrong with an external task, found before any expensive work: env id,
-    expert, success key (one reset and one step). Returns (obs_dim, act_dim). A task that passed is
-    not made again in this process (the runner checks, then reads the sizes)."""
+    expert, success key (one reset and one step). Returns (obs_dim, act_dim, the env's own action
+    size before padding). A task that passed is not made again in this process (the runner checks,
+    then reads the sizes)."""
     key = json.dumps([name, spec], sort_keys=True, default=str)
     if key not in _CHECKED:
         _CHECKED[key] = _check_external(name, spec)
     return _CHECKED[key]
 
 
-def _check_external(name: str, spec: dict) -> tuple[int, int]:
+def _check_external(name: str, spec: dict) -> tuple[int, int, int]:
     if spec.get("expert"):
         load_expert(spec["expert"])
     if spec.get("primitive_expert") and not callable(load_object(spec["primitive_expert"], "primitive_expert")):
@@ -254,4 +255,4 @@ def _check_external(name: str, spec: dict) -> tuple[int, int]:
         env.step(np.zeros(env.action_space.shape, dtype=np.float32))  # raises on a missing success key
     finally:
         env.close()
-    return int(obs.shape[0]), int(env.action_space.shape[0])
+    return int(obs.shape[0]), int(env.action_space.shape[0]), env.env_act_dim
