@@ -19,7 +19,13 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats as sps
+
+
+def _sps():
+    """``scipy.stats``, imported on first use: it costs seconds, and every robot-cl command imports this module."""
+    from scipy import stats
+
+    return stats
 
 CONFIDENCE = 0.95
 RESAMPLES = 2000
@@ -56,7 +62,7 @@ def mean(scores) -> float:
 
 def iqm(scores) -> float:
     """Interquartile mean of every score (25 % trimmed from each end)."""
-    return float(sps.trim_mean(_scores(scores).ravel(), 0.25))
+    return float(_sps().trim_mean(_scores(scores).ravel(), 0.25))
 
 
 def _bootstrap(columns: list[np.ndarray], statistic: Callable[[np.ndarray], np.ndarray], seed: int) -> tuple[float, float]:
@@ -67,7 +73,7 @@ def _bootstrap(columns: list[np.ndarray], statistic: Callable[[np.ndarray], np.n
     point = float(statistic(np.stack(columns)))
     if all(np.ptp(c) == 0 for c in columns):
         return point, point  # every resample gives the same value
-    res = sps.bootstrap(
+    res = _sps().bootstrap(
         columns,
         lambda *cols, axis=-1: statistic(np.stack(cols, axis=-2)),
         n_resamples=RESAMPLES,
@@ -84,7 +90,7 @@ def _mean_of(stack: np.ndarray) -> np.ndarray:
 
 
 def _iqm_of(stack: np.ndarray) -> np.ndarray:
-    return sps.trim_mean(stack.reshape(*stack.shape[:-2], -1), 0.25, axis=-1)
+    return _sps().trim_mean(stack.reshape(*stack.shape[:-2], -1), 0.25, axis=-1)
 
 
 def interval(scores, aggregate: str = "mean", seed: int = SEED) -> tuple[float, float]:

@@ -67,6 +67,17 @@ def kept_fraction(owned, available, keep):
     return k <= int(owned.sum()) <= k + max(2, available // 100)
 
 
+def test_packnet_keep_by_default_scales_with_the_number_of_tasks(demo_sets):
+    auto = PackNet()
+    assert [auto.keep(n) for n in (2, 6, 10)] == [0.75, 0.25, 0.15]  # 1.5 / tasks: 0.25 for the household six
+    assert PackNet(keep=0.4).keep(10) == 0.4
+    p, _, after0 = train_packnet(HIER, demo_sets, keep=None)  # two tasks: each keeps 75 % of what it trained
+    owner0 = after0["owner"]["trunk.0"]
+    assert kept_fraction(owner0 == 0, owner0.numel(), 0.75)
+    with pytest.raises(ConfigError, match="packnet keep"):
+        PackNet(keep=1.5)
+
+
 @pytest.mark.parametrize("cfg", [FLAT, HIER], ids=["flat", "hierarchical"])
 def test_packnet_freezes_earlier_skills_weights_and_behaviour_exactly(cfg, demo_sets):
     keep, FREE = 0.25, MaskedLinear.FREE

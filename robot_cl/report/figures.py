@@ -7,13 +7,20 @@ import io
 from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # headless: figures are only ever written to files and pages
-import matplotlib.pyplot as plt
 import numpy as np
 
 Rows = Sequence[Sequence[float]]
+
+
+def _pyplot():
+    """``matplotlib.pyplot`` on the headless Agg backend, imported on first use (it costs seconds at
+    start-up, and most commands that import this module stop or train long before drawing)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # figures are only ever written to files and pages
+    import matplotlib.pyplot as plt
+
+    return plt
 
 
 def write_matrix_csv(path: Path, tasks: list[str], matrix: Rows) -> None:
@@ -26,14 +33,14 @@ def write_matrix_csv(path: Path, tasks: list[str], matrix: Rows) -> None:
 def _png(fig) -> bytes:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100, bbox_inches="tight")
-    plt.close(fig)
+    _pyplot().close(fig)
     return buf.getvalue()
 
 
 def matrix_png(tasks: list[str], matrix: Rows, title: str) -> bytes:
     """Heatmap of the success matrix (rows: after stage i; columns: skill j)."""
     m = np.asarray(matrix, dtype=float)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(tasks), 1.0 + 0.7 * len(m)))
+    fig, ax = _pyplot().subplots(figsize=(1.2 + 0.9 * len(tasks), 1.0 + 0.7 * len(m)))
     im = ax.imshow(m, vmin=0, vmax=1, cmap="viridis")
     ax.set_xticks(range(len(tasks)), [t.replace("_", "\n") for t in tasks], fontsize=7)
     ax.set_yticks(range(len(m)), [f"after {i}: {tasks[i]}" for i in range(len(m))], fontsize=7)
@@ -57,7 +64,7 @@ def stages_png(
     stack = [np.asarray(init, dtype=float)] if init is not None else []
     y = np.vstack([*stack, m])
     x = np.arange(len(y)) - len(stack)
-    fig, ax = plt.subplots(figsize=(7, 4))
+    fig, ax = _pyplot().subplots(figsize=(7, 4))
     for j, t in enumerate(tasks):
         (line,) = ax.plot(x, y[:, j], marker="o", ms=3, label=t)
         if low is not None and high is not None:
@@ -90,7 +97,7 @@ def curves_png(
     n = len(tasks)
     cols = min(n, 4)
     rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 2.3 * rows), squeeze=False, sharey=True)
+    fig, axes = _pyplot().subplots(rows, cols, figsize=(3.0 * cols, 2.3 * rows), squeeze=False, sharey=True)
     for k, t in enumerate(tasks):
         ax = axes[k // cols][k % cols]
         u = np.asarray(updates[k], dtype=float)

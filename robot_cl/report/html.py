@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from matplotlib import colormaps
 
 from robot_cl.cache import atomic_write
 from robot_cl.report import figures
@@ -49,6 +48,8 @@ def _img(png: bytes, alt: str) -> str:
 def _color(v: float) -> str:
     if np.isnan(v):
         return "#fff"
+    from matplotlib import colormaps  # imported on first use, like robot_cl.report.figures' pyplot
+
     r, g, b, _ = colormaps["viridis"](float(np.clip(v, 0, 1)))
     return f"rgb({int(r * 255)},{int(g * 255)},{int(b * 255)})"
 

@@ -3,6 +3,9 @@
 * ``packnet`` (Mallya & Lazebnik, CVPR 2018): after training a skill on the weights nobody owns
   yet, keep its largest ``keep`` fraction (by magnitude) in every layer, release the rest (set to
   zero) and retrain the kept ones briefly; they then belong to the skill and never change again.
+  ``keep: null`` (the default) scales with the curriculum: ``1.5 / tasks`` (0.25 for the six
+  household skills, LIBERO's value; 0.15 for CW10), so the last skill still trains on
+  ``(1 - keep)^(tasks - 1)`` of the weights, about a fifth of them for 6 to 20 tasks.
   Each skill is evaluated with the weights of itself and earlier skills only (the policy's task
   views), so its behaviour is exactly what it was. Biases and LayerNorm parameters of shared
   layers are trained on the first skill only. LIBERO keeps 25 % per skill; Continual World
@@ -63,9 +66,9 @@ class _Freezer:
 class PackNet(Plugin):
     name = "packnet"
 
-    def __init__(self, keep: float = 0.25, retrain_updates: int = 500, retrain_lr: float = 1e-3, seed: int = 0):
-        if not 0.0 < keep <= 1.0:
-            raise ConfigError(f"packnet keep must be in (0, 1], got {keep}")
+    def __init__(self, keep: float | None = None, retrain_updates: int = 500, retrain_lr: float = 1e-3, seed: int = 0):
+        if keep is not None and not 0.0 < keep <= 1.0:
+            raise ConfigError(f"packnet keep must be in (0, 1] or null (1.5 / the number of tasks), got {keep}")
         super().__init__(keep=keep, retrain_updates=retrain_updates, retrain_lr=retrain_lr, seed=seed)
         self.layer_task: dict[str, int] = {}  # module name -> skill during which it appeared
         self.freezer = _Freezer()
@@ -75,6 +78,10 @@ class PackNet(Plugin):
         """The masked and LayerNorm layers whose parameters the learner trains (not an RL agent's target networks)."""
         trained = {n.rpartition(".")[0] for n, _ in learner.named_parameters()}
         return {n: m for n, m in learner.policy.named_modules() if isinstance(m, (MaskedLinear, nn.LayerNorm)) and n in trained}
+
+    def keep(self, tasks: int) -> float:
+        """The fraction of a skill's weights it keeps when pruned."""
+        return self.params["keep"] if self.params["keep"] is not None else min(1.0, 1.5 / tasks)
 
     def before_training_task(self, learner, task, data):
         policy = self._policy = learner.policy
@@ -118,7 +125,7 @@ class PackNet(Plugin):
             n = int(mine.sum())
             if n == 0:
                 continue
-            k = max(1, math.ceil(self.params["keep"] * n))
+            k = max(1, math.ceil(self.keep(learner.policy.n_tasks) * n))
             candidates = mine.flatten().nonzero().squeeze(1)
             kept = candidates[torch.topk(m.weight.detach().abs().flatten()[candidates], k).indices]  # exactly k, ties included
             release = mine.clone()
