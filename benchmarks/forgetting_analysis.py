@@ -14,7 +14,7 @@ after which it was lost and reports
 * evaluation seeds or training seeds: success before and after on the run's evaluation seeds and on
   a second, disjoint seed range.
 
-    python benchmarks/forgetting_analysis.py RUN_DIR [RUN_DIR ...] [--episodes 20] [--skill NAME]
+    python benchmarks/forgetting_analysis.py RUN_DIR [RUN_DIR ...] [--episodes 20] [--skill NAME [--stage K]]
 """
 
 from __future__ import annotations
@@ -77,6 +77,19 @@ def importance_shares(state: dict, task: int) -> dict[str, dict[str, float]]:
     return out
 
 
+def si_penalty(state: dict, after: HierarchicalPolicy, strength: float) -> dict[str, float]:
+    """SI's penalty ``strength * sum omega (theta - anchor)^2`` on the later weights, per parameter group."""
+    out: dict[str, float] = {}
+    params = {n: p.detach() for n, p in after.named_parameters()}
+    for plugin in state.get("plugins") or []:
+        if not isinstance(plugin, dict) or "omega" not in plugin:
+            continue
+        for n, w in plugin["omega"].items():
+            g = group(n, 0)
+            out[g] = out.get(g, 0.0) + strength * float((w * (params[n] - plugin["anchor"][n]) ** 2).sum())
+    return out
+
+
 class Hybrid(HierarchicalPolicy):
     """Primitive logits from one policy, parameters from another (closed-loop diagnosis only)."""
 
@@ -111,13 +124,15 @@ def success(policy, skill: str, task: int, seeds: list[int], sim_cfg: dict, skil
     return float(np.mean([rollout(env, policy, task, s, stop_on_success=True)["success"] for s in seeds]))
 
 
-def analyse(run: Path, episodes: int, skill: str | None) -> dict:
+def analyse(run: Path, episodes: int, skill: str | None, stage: int | None = None) -> dict:
     cfg = json.loads((run / "config.json").read_text())
     metrics = json.loads((run / "metrics.json").read_text())
     skills, m = metrics["tasks"], np.asarray(metrics["success_matrix"], dtype=float)
     if skill is None:  # the earlier skill with the largest one-stage drop
         drops = [(m[j - 1, i] - m[j, i], i, j) for i in range(len(skills)) for j in range(i + 1, len(skills))]
         _, task, stage = max(drops)
+    elif stage is not None:
+        task = skills.index(skill)
     else:
         task = skills.index(skill)
         later = m[task + 1 :, task]
@@ -130,6 +145,13 @@ def analyse(run: Path, episodes: int, skill: str | None) -> dict:
         [skills[task]], range(cur["demo_seed"], cur["demo_seed"] + cur["demos"]), Path(cfg["cache_dir"]), cfg["sim"]
     )[skills[task]]
     data = before.dataset(demo_set, task)["calls"]
+    later = after.dataset(
+        demos.load_or_generate(
+            [skills[stage]], range(cur["demo_seed"], cur["demo_seed"] + cur["demos"]), Path(cfg["cache_dir"]), cfg["sim"]
+        )[skills[stage]],
+        stage,
+    )
+    si = cfg["strategy"]["plugins"].get("si")
     ev = cfg["eval"]
     seeds = list(range(ev["seed_start"], ev["seed_start"] + episodes))
     other = list(range(ev["seed_start"] + 500_000, ev["seed_start"] + 500_000 + episodes))
@@ -148,6 +170,9 @@ def analyse(run: Path, episodes: int, skill: str | None) -> dict:
         "moved": moved(before, after, task),
         "importance": importance_shares(state, task),
         "offline (accuracy, param error)": {"before": offline(before, data), "after": offline(after, data)},
+        "si penalty after (by group) vs the later skill's BC loss": (
+            {**si_penalty(state, after, si["strength"]), "bc loss": float(after.loss(later)[0].detach())} if si else None
+        ),
         "success": {k: success(p, skills[task], task, seeds, sim_cfg, skill_cfg) for k, p in hybrids.items()},
         "success, other eval seeds": {k: success(hybrids[k], skills[task], task, other, sim_cfg, skill_cfg) for k in ("before", "after")},
     }
@@ -158,10 +183,11 @@ def main() -> None:
     ap.add_argument("runs", nargs="+", type=Path)
     ap.add_argument("--episodes", type=int, default=20)
     ap.add_argument("--skill", default=None)
+    ap.add_argument("--stage", type=int, default=None, help="with --skill: compare the checkpoints before and after this stage")
     ap.add_argument("--json", type=Path, default=None, help="also write the results here")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    results = [analyse(r, args.episodes, args.skill) for r in args.runs]
+    results = [analyse(r, args.episodes, args.skill, args.stage) for r in args.runs]
     for r in results:
         print(json.dumps(r, indent=1, default=lambda x: round(x, 4) if isinstance(x, float) else str(x)))
     if args.json:

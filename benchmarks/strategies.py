@@ -43,21 +43,16 @@ ALL_STRATEGIES = [
     "progress_compress",
 ]
 # modular needs a module per skill: the flat policy gets one output head per skill (Continual World's multi-head setting).
-NEEDS = {("flat", "modular"): ["policy.per_task_modules=true"]}
+NEEDS = {"modular": ["policy.per_task_modules=true"]}  # strategies that need settings of their own (a module per skill)
 
 
 def sweeps(strategies: list[str], policies: list[str]) -> list[tuple[list[str], list[str], list[str]]]:
-    """(strategies, policies, extra overrides) of each sweep: one grid, plus the combinations that need settings of their own."""
-    special = [(s, p) for (p, s) in NEEDS if s in strategies and p in policies]
+    """(strategies, policies, extra overrides) of each sweep: one grid, plus one sweep per strategy that needs settings of its own."""
     out = []
-    grid_s = [s for s in strategies if all((s, p) not in special for p in policies)]
-    if grid_s:
-        out.append((grid_s, policies, []))
-    for s in dict.fromkeys(s for s, _ in special):
-        plain = [p for p in policies if (s, p) not in special]
-        if plain:
-            out.append(([s], plain, []))
-        out.extend(([s], [p], NEEDS[(p, s)]) for p in policies if (s, p) in special)
+    plain = [s for s in strategies if s not in NEEDS]
+    if plain:
+        out.append((plain, policies, []))
+    out.extend(([s], policies, NEEDS[s]) for s in strategies if s in NEEDS)
     return out
 
 

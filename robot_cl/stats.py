@@ -27,6 +27,7 @@ def _sps():
 
     return stats
 
+
 CONFIDENCE = 0.95
 RESAMPLES = 2000
 SEED = 0  # bootstrap resampling is seeded: the same runs always give the same interval

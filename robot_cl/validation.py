@@ -11,7 +11,7 @@ from robot_cl.learners import LEARNERS
 from robot_cl.paths import add_skill_dirs, resolve
 from robot_cl.policies import POLICIES
 from robot_cl.sim.backend import BACKENDS
-from robot_cl.strategies import STRATEGIES
+from robot_cl.strategies import STRATEGIES, make_plugins
 
 
 def _expect(cond: bool, message: str) -> None:
@@ -140,8 +140,15 @@ def _validate_learner(cfg: dict) -> None:
     _expect(isinstance(plugins, dict), f"strategy.plugins must be a mapping of strategy names to settings, got {plugins!r}")
     for name in plugins:
         _expect(name in STRATEGIES, f"unknown strategy {name!r}; valid: {choices(STRATEGIES)}")
+    make_plugins(plugins)  # the constructors check their hyper-parameters' ranges (cheap: nothing is allocated yet)
     learner = cfg["learner"]
     learner_cls = LEARNERS[learner["name"]]
+    for name in plugins:
+        _expect(
+            not STRATEGIES[name].needs_demos or learner_cls.needs_demos,
+            f"strategy {name!r} trains on demonstrations, learner {learner['name']!r} does not; valid learners for it: "
+            f"{choices([n for n, c in LEARNERS.items() if c.needs_demos])}",
+        )
     if hasattr(learner_cls, "policy_config"):
         learner_cls.policy_config(cfg["policy"], learner)  # a learner may refuse a policy (one-line error)
     for key in (learner_cls.budget_key, "batch_size"):

@@ -2,6 +2,8 @@
 and every module importable on its own in a fresh interpreter."""
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -132,9 +134,6 @@ for name in sys.argv[1:]:
 
 
 def test_every_module_imports_alone():
-    import subprocess
-    import sys
-
     out = subprocess.run([sys.executable, "-c", ALONE, *sorted(MODULES)], capture_output=True, text=True, timeout=600)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip() == ""
@@ -145,8 +144,13 @@ def test_light_entry_points_do_not_load_the_physics_or_torch_eagerly(name):
     """``import robot_cl`` (gymnasium registration) and the task layer stay free of MuJoCo's renderer and
     of Meta-World; the report tool loads no simulator."""
     code = f"import sys, {name}; print(sorted(m for m in ('metaworld', 'robot_cl.sim.mujoco') if m in sys.modules))"
-    import subprocess
-    import sys
 
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr[-500:]
+
+
+def test_the_command_line_starts_without_the_report_libraries():
+    """scipy.stats and matplotlib cost seconds of start-up: a command that stops at a bad override must not pay for them."""
+    code = "import sys, robot_cl.cli; print(sorted(m for m in ('scipy.stats', 'matplotlib.pyplot') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "[]", out.stderr[-2000:]

@@ -71,11 +71,22 @@ def test_packnet_keep_by_default_scales_with_the_number_of_tasks(demo_sets):
     auto = PackNet()
     assert [auto.keep(n) for n in (2, 6, 10)] == [0.75, 0.25, 0.15]  # 1.5 / tasks: 0.25 for the household six
     assert PackNet(keep=0.4).keep(10) == 0.4
-    p, _, after0 = train_packnet(HIER, demo_sets, keep=None)  # two tasks: each keeps 75 % of what it trained
+    _, _, after0 = train_packnet(HIER, demo_sets, keep=None)  # two tasks: each keeps 75 % of what it trained
     owner0 = after0["owner"]["trunk.0"]
     assert kept_fraction(owner0 == 0, owner0.numel(), 0.75)
     with pytest.raises(ConfigError, match="packnet keep"):
         PackNet(keep=1.5)
+
+
+def test_packnet_retrains_for_a_quarter_of_the_skills_updates_by_default(demo_sets, monkeypatch):
+    p = make_policy(HIER)
+    learner = BCLearner(p, BC_WD, [PackNet(seed=0)], CPU)
+    calls = []
+    real = learner.loss_on
+    monkeypatch.setattr(learner, "loss_on", lambda batch: (calls.append(1), real(batch))[1])
+    p.add_task(0)
+    learner.train_task(0, p.dataset(demo_sets["press_button"], 0), 40, seed=0)
+    assert len(calls) == 40 + 10  # 40 training updates, then 40 // 4 retraining updates after pruning
 
 
 @pytest.mark.parametrize("cfg", [FLAT, HIER], ids=["flat", "hierarchical"])
@@ -281,6 +292,7 @@ SMALL = {
     "packnet": {"retrain_updates": 5},
     "modular": {},
     "progress_compress": {"progress_updates": 5, "fisher_samples": 8},
+    "lamaml": {"capacity": 50, "memory_batch": 8, "inner_steps": 2},
 }
 
 

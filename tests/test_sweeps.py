@@ -53,7 +53,7 @@ def test_joblib_sweep_runs_jobs_in_parallel_with_the_same_results_as_the_basic_l
     par, seq = tmp_path / "joblib", tmp_path / "basic"
     sweep(par, cache)  # joblib is the default launcher
     sweep(seq, cache, "hydra/launcher=basic")
-    names = ["mini-hierarchical-bc-si-s0", "mini-hierarchical-bc-si-s1"]
+    names = ["mini-hierarchical-bc-packnet-s0", "mini-hierarchical-bc-packnet-s1"]
     assert sorted(p.parent.name for p in par.glob("*/metrics.json")) == names
     for n in names:
         cfg = json.loads((par / n / "config.json").read_text())
@@ -69,7 +69,7 @@ def test_joblib_sweep_runs_jobs_in_parallel_with_the_same_results_as_the_basic_l
 def test_submitit_local_sweep_runs_the_same_path(tmp_path, cache):
     out = sweep(tmp_path, cache, "hydra/launcher=submitit_local", "hydra.launcher.timeout_min=10")
     runs = sorted(p.parent for p in tmp_path.glob("*/metrics.json"))
-    assert [r.name for r in runs] == ["mini-hierarchical-bc-si-s0", "mini-hierarchical-bc-si-s1"], out.stdout[-2000:]
+    assert [r.name for r in runs] == ["mini-hierarchical-bc-packnet-s0", "mini-hierarchical-bc-packnet-s1"], out.stdout[-2000:]
     assert len([d for d in (tmp_path / ".submitit").iterdir() if d.name.isdigit()]) == 2  # one submitit job per run
     assert all(json.loads((r / "config.json").read_text())["workers"] == 1 for r in runs)  # a core each
     assert overlapped(runs)
@@ -77,11 +77,11 @@ def test_submitit_local_sweep_runs_the_same_path(tmp_path, cache):
 
 def test_an_interrupted_sweep_continues_where_it_stopped(tmp_path, cache):
     sweep(tmp_path, cache, "seed=0")
-    first = (tmp_path / "mini-hierarchical-bc-si-s0" / "metrics.json").read_bytes()
+    first = (tmp_path / "mini-hierarchical-bc-packnet-s0" / "metrics.json").read_bytes()
     out = sweep(tmp_path, cache)  # seeds 0 and 1: seed 0 is reused, not run again
-    assert "mini-hierarchical-bc-si-s0] " in out.stdout and "holds the finished run of this configuration" in out.stdout
-    assert (tmp_path / "mini-hierarchical-bc-si-s0" / "metrics.json").read_bytes() == first
-    assert (tmp_path / "mini-hierarchical-bc-si-s1" / "metrics.json").exists()
+    assert "mini-hierarchical-bc-packnet-s0] " in out.stdout and "holds the finished run of this configuration" in out.stdout
+    assert (tmp_path / "mini-hierarchical-bc-packnet-s0" / "metrics.json").read_bytes() == first
+    assert (tmp_path / "mini-hierarchical-bc-packnet-s1" / "metrics.json").exists()
 
 
 def test_a_swept_key_outside_the_run_name_gets_its_own_folder(tmp_path, cache):
@@ -93,8 +93,8 @@ def test_a_swept_key_outside_the_run_name_gets_its_own_folder(tmp_path, cache):
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert sorted(p.parent.name for p in tmp_path.glob("*/metrics.json")) == [
-        "mini-hierarchical-bc-si-s0-learner.lr=0.001",
-        "mini-hierarchical-bc-si-s0-learner.lr=0.003",
+        "mini-hierarchical-bc-packnet-s0-learner.lr=0.001",
+        "mini-hierarchical-bc-packnet-s0-learner.lr=0.003",
     ]
     labels = [g.label for g in report.aggregate([tmp_path]).groups]
     assert labels == ["mini-hierarchical-bc-si learner.lr=0.001", "mini-hierarchical-bc-si learner.lr=0.003"]

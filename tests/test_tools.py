@@ -71,15 +71,14 @@ def test_primitive_plans_benchmark_ranks_succeeding_above_carrying(capsys):
     assert ret(False, "pick, carry, release") < ret(False, "pick, keep carrying")  # the defect hold_to_end removes
 
 
-def test_strategy_table_sweeps_give_flat_modular_its_own_modules():
+def test_strategy_table_sweeps_give_modular_its_own_modules():
     from benchmarks.strategies import sweeps
 
     assert sweeps(["si", "modular"], ["flat", "hierarchical"]) == [
         (["si"], ["flat", "hierarchical"], []),
-        (["modular"], ["hierarchical"], []),
-        (["modular"], ["flat"], ["policy.per_task_modules=true"]),
+        (["modular"], ["flat", "hierarchical"], ["policy.per_task_modules=true"]),
     ]
-    assert sweeps(["modular"], ["hierarchical"]) == [(["modular"], ["hierarchical"], [])]
+    assert sweeps(["modular"], ["hierarchical"]) == [(["modular"], ["hierarchical"], ["policy.per_task_modules=true"])]
 
 
 def test_sweep_speed_benchmark_prints_the_ratio_and_the_cache(capsys):

@@ -8,7 +8,8 @@ A strategy is a :class:`Plugin` that implements only the hooks it needs (see
 * regularization: ``l2``, ``ewc``, ``online_ewc``, ``si``, ``mas``, ``lwf``;
 * gradient: ``agem``;
 * memory: ``replay``, ``derpp``;
-* modular: ``packnet``, ``modular``, ``progress_compress``.
+* modular: ``packnet``, ``modular``, ``progress_compress``;
+* meta-learning: ``lamaml``.
 
 A strategy's hyper-parameters are its constructor's arguments, their defaults its defaults (with
 their sources in each class's docstring). A new strategy: subclass :class:`Plugin`, decorate it with
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 from robot_cl.strategies.base import STRATEGIES, Data, Plugin, concat, make_plugins, register_strategy, sample, tensor_bytes
 from robot_cl.strategies.memory import AGEM, DERPP, BatchReservoir, Replay, Reservoir, agem_project
+from robot_cl.strategies.meta import LaMAML
 from robot_cl.strategies.modular import Modular, PackNet, ProgressCompress
 from robot_cl.strategies.references import Finetune, Multitask
 from robot_cl.strategies.regularization import EWC, L2, MAS, SI, LwF, OnlineEWC, fisher_diagonal, output_sensitivity
@@ -29,6 +31,7 @@ __all__ = [
     "EWC",
     "L2",
     "MAS",
+    "LaMAML",
     "SI",
     "STRATEGIES",
     "BatchReservoir",

@@ -31,6 +31,8 @@ class Plugin:
     name: ClassVar[str] = ""
     # Attributes that make up the plugin's state: saved in checkpoints and counted as its memory.
     state_keys: ClassVar[tuple[str, ...]] = ()
+    # True: works only with a learner that trains on demonstrations (validation refuses an RL learner).
+    needs_demos: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = params

@@ -6,6 +6,8 @@
   ``keep: null`` (the default) scales with the curriculum: ``1.5 / tasks`` (0.25 for the six
   household skills, LIBERO's value; 0.15 for CW10), so the last skill still trains on
   ``(1 - keep)^(tasks - 1)`` of the weights, about a fifth of them for 6 to 20 tasks.
+  ``retrain_updates: null`` (the default) retrains for a quarter of the updates the skill was
+  trained with (500 of the household's 2000).
   Each skill is evaluated with the weights of itself and earlier skills only (the policy's task
   views), so its behaviour is exactly what it was. Biases and LayerNorm parameters of shared
   layers are trained on the first skill only. LIBERO keeps 25 % per skill; Continual World
@@ -66,13 +68,14 @@ class _Freezer:
 class PackNet(Plugin):
     name = "packnet"
 
-    def __init__(self, keep: float | None = None, retrain_updates: int = 500, retrain_lr: float = 1e-3, seed: int = 0):
+    def __init__(self, keep: float | None = None, retrain_updates: int | None = None, retrain_lr: float = 1e-3, seed: int = 0):
         if keep is not None and not 0.0 < keep <= 1.0:
             raise ConfigError(f"packnet keep must be in (0, 1] or null (1.5 / the number of tasks), got {keep}")
         super().__init__(keep=keep, retrain_updates=retrain_updates, retrain_lr=retrain_lr, seed=seed)
         self.layer_task: dict[str, int] = {}  # module name -> skill during which it appeared
         self.freezer = _Freezer()
         self._mask_bytes = 0
+        self._updates = 0  # updates of the skill being trained (the retraining budget's base)
 
     def _layers(self, learner) -> dict[str, nn.Module]:
         """The masked and LayerNorm layers whose parameters the learner trains (not an RL agent's target networks)."""
@@ -84,6 +87,7 @@ class PackNet(Plugin):
         return self.params["keep"] if self.params["keep"] is not None else min(1.0, 1.5 / tasks)
 
     def before_training_task(self, learner, task, data):
+        self._updates = 0
         policy = self._policy = learner.policy
         policy.cfg["task_views"] = True  # travels with policy.spec(): evaluation uses each skill's weights
         for name, m in self._layers(learner).items():
@@ -114,6 +118,7 @@ class PackNet(Plugin):
         self.freezer.zero_grads(learner)
 
     def after_update(self, learner):
+        self._updates += 1
         self.freezer.restore(learner)
 
     def after_training_task(self, learner, task, data):
@@ -141,7 +146,8 @@ class PackNet(Plugin):
         self.freezer.set(learner, masks)
         gen = torch.Generator().manual_seed(self.params["seed"] * 1000 + task)
         opt = torch.optim.Adam(learner.policy.parameters(), lr=self.params["retrain_lr"])
-        for _ in range(self.params["retrain_updates"]):
+        retrain = self.params["retrain_updates"]
+        for _ in range(retrain if retrain is not None else self._updates // 4):
             loss, _ = learner.loss_on(sample(data, learner.batch_size, gen))
             opt.zero_grad(set_to_none=True)
             loss.backward()
