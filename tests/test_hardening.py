@@ -80,7 +80,10 @@ BAD = [
     (["eval.unseen=maybe"], ["eval.unseen must be true or false"]),
     (["strategy.plugins.packnet.keep=abc"], ["strategy.plugins.packnet.keep=abc", "could not be converted to Float"]),
     (["strategy=si", "strategy.plugins.si.strength=abc"], ["strategy.plugins.si.strength=abc", "could not be converted to Float"]),
-    (["strategy.plugins.packnet.nope=1"], ["unknown config key 'strategy.plugins.packnet.nope'", "keep, retrain_lr, retrain_updates, seed"]),
+    (
+        ["strategy.plugins.packnet.nope=1"],
+        ["unknown config key 'strategy.plugins.packnet.nope'", "keep, retrain_lr, retrain_updates, seed"],
+    ),
     (["strategy.plugins.packnet.keep=2"], ["packnet keep must be in (0, 1]"]),
     (["strategy=lamaml", "learner=sac"], ["strategy 'lamaml' trains on demonstrations", "valid learners for it: bc"]),
     (["policy.trunk=abc"], ["policy.trunk must be a list of numbers", "'abc'"]),

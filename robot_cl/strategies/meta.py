@@ -129,7 +129,7 @@ class LaMAML(Plugin):
         if learner.grad_clip > 0:
             torch.nn.utils.clip_grad_norm_(params, learner.grad_clip)
         with torch.no_grad():
-            for n, a in self.alpha.items():
+            for a in self.alpha.values():
                 if a.grad is not None:
                     a -= self.params["alpha_lr"] * a.grad
                     a.grad = None
