@@ -145,8 +145,13 @@ class Policy(nn.Module):
     def forward(self, obs: torch.Tensor, task: torch.Tensor):
         """Outputs for a batch. With ``task_views`` on (set by PackNet), each task's samples go
         through the weights that task owns; otherwise through all weights."""
+        return self.in_task_views(self._forward, task, obs, task)
+
+    def in_task_views(self, fn, task: torch.Tensor, *inputs: torch.Tensor):
+        """``fn(*inputs)`` (tensors with one row per sample); with ``task_views`` on, each task's rows
+        go through the weights that task owns, and the outputs are put back in the rows' order."""
         if not self.cfg.get("task_views"):
-            return self._forward(obs, task)
+            return fn(*inputs)
         layers = self.masked_layers
         parts, order = [], []
         for t in torch.unique(task).tolist():
@@ -154,7 +159,7 @@ class Policy(nn.Module):
             for m in layers:
                 m.view_task = t
             try:
-                parts.append(self._forward(obs[sel], task[sel]))
+                parts.append(fn(*(x[sel] for x in inputs)))
             finally:
                 for m in layers:
                     m.view_task = None
@@ -265,10 +270,12 @@ class LowLevelNet(nn.Module):
 
     def __init__(self, hidden: list[int]) -> None:
         super().__init__()
-        self.net = mlp([self.in_dim, *hidden, 5], masked=False)  # shared by all skills: never task-masked
+        # Shared by the skills; its layers are task-masked like the rest, so PackNet can keep each
+        # skill's low-level weights (a LearnedPrimitive runs in its skill's task view).
+        self.net = mlp([self.in_dim, *hidden, 5])
         # Near the goal the controllers' commands are linear in the goal-relative features: a linear
         # path lets the network match them precisely, so learned primitives converge like the originals.
-        self.linear = nn.Linear(self.in_dim, 5)
+        self.linear = MaskedLinear(self.in_dim, 5)
 
     @staticmethod
     def features(prim: torch.Tensor, goal: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
@@ -359,7 +366,7 @@ class HierarchicalPolicy(Policy):
         info = {"primitive_ce": float(ce.detach()), "param_mse": float(mse.detach())}
         if self.low_level is not None and "steps" in batch:
             s = batch["steps"]
-            pred = self.low_level(LowLevelNet.features(s["prim"], s["goal"], s["obs"]))
+            pred = self.low_level_commands(LowLevelNet.features(s["prim"], s["goal"], s["obs"]), s["task"])
             ll = nn.functional.mse_loss(pred, s["action"])
             loss = loss + ll
             info["low_level_mse"] = float(ll.detach())
@@ -371,8 +378,12 @@ class HierarchicalPolicy(Policy):
         out = {"calls": {"logits": logits, "params": params}}
         if self.low_level is not None and "steps" in batch:
             s = batch["steps"]
-            out["steps"] = {"low_level": self.low_level(LowLevelNet.features(s["prim"], s["goal"], s["obs"]))}
+            out["steps"] = {"low_level": self.low_level_commands(LowLevelNet.features(s["prim"], s["goal"], s["obs"]), s["task"])}
         return out
+
+    def low_level_commands(self, feats: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
+        """The learned low-level network's commands, each sample in its skill's task view."""
+        return self.in_task_views(self.low_level, task, feats)
 
     @torch.no_grad()
     def decide(self, obs: np.ndarray, task: int) -> Primitive:
@@ -382,7 +393,7 @@ class HierarchicalPolicy(Policy):
         k = int(logits[0].argmax())
         values = (params[0, k] * self.scales[k]).cpu().numpy()
         prim = make_primitive(PRIMITIVE_NAMES[k], values)
-        return LearnedPrimitive(prim, self.low_level, k) if self.low_level is not None else prim
+        return LearnedPrimitive(prim, self, k, task) if self.low_level is not None else prim
 
 
 class LearnedPrimitive(Primitive):
@@ -391,9 +402,10 @@ class LearnedPrimitive(Primitive):
     Termination, budget and the achieved report stay those of the wrapped primitive.
     """
 
-    def __init__(self, inner: Primitive, net: LowLevelNet, index: int) -> None:
-        self.inner, self.net, self.index = inner, net, index
-        self.device = next(net.parameters()).device
+    def __init__(self, inner: Primitive, policy: HierarchicalPolicy, index: int, task: int) -> None:
+        self.inner, self.policy, self.index = inner, policy, index
+        self.device = policy.device
+        self.task = torch.tensor([task], device=self.device)
         self.name, self.param_names, self.params = inner.name, inner.param_names, inner.params
         self.max_steps = inner.max_steps
 
@@ -413,7 +425,7 @@ class LearnedPrimitive(Primitive):
         obs[0, :3] = torch.as_tensor(s.pos)
         obs[0, 3], obs[0, 4], obs[0, 5] = math.sin(s.yaw), math.cos(s.yaw), s.opening
         feats = LowLevelNet.features(torch.tensor([self.index]), self.goal, obs)
-        out = self.net(feats.to(self.device))[0].cpu().numpy()
+        out = self.policy.low_level_commands(feats.to(self.device), self.task)[0].cpu().numpy()
         return Command(out[:3].astype(float), float(out[3]), float(out[4]))
 
     def finished(self, s: EEState) -> bool:

@@ -22,7 +22,9 @@ from robot_cl.rl.agent import SACPolicy
 from robot_cl.rl.sac import SAC, SACConfig
 
 CPU = torch.device("cpu")
-HIER = {**load_yaml(CONFIGS_DIR / "policy" / "hierarchical.yaml"), "trunk": [64, 64], "module_hidden": [32]}
+# Small policies with a module per skill (what the per-module mechanism tests look at; the default
+# hierarchical policy shares one behaviour module, exercised through the runner's tests).
+HIER = {**load_yaml(CONFIGS_DIR / "policy" / "hierarchical.yaml"), "per_task_modules": True, "trunk": [64, 64], "module_hidden": [32]}
 FLAT = {**load_yaml(CONFIGS_DIR / "policy" / "flat.yaml"), "per_task_modules": True, "hidden": [64, 64]}
 BC = {**load_yaml(CONFIGS_DIR / "learner" / "bc.yaml"), "batch_size": 64, "updates": 100}  # learner=bc, small batches
 

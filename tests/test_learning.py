@@ -169,7 +169,7 @@ def test_learned_low_level_primitive_drives_the_arm(demo_sets):
         obs, _ = env.reset(seed=seed)
         runner = PrimitiveRunner(env, env.unwrapped.end_effector, obs)
         target = env.unwrapped.scene.pos("button_top") + [0, 0, 0.06]
-        result = runner.run(LearnedPrimitive(Reach(*target, 0.0), p.low_level, demos.PRIMITIVE_NAMES.index("reach")))
+        result = runner.run(LearnedPrimitive(Reach(*target, 0.0), p, demos.PRIMITIVE_NAMES.index("reach"), 0))
         assert result.achieved and np.linalg.norm(env.unwrapped.scene.tcp - target) < 0.008
         assert result.steps < Reach.budget // 2
 

@@ -67,6 +67,21 @@ def kept_fraction(owned, available, keep):
     return k <= int(owned.sum()) <= k + max(2, available // 100)
 
 
+def test_packnet_keeps_an_earlier_skills_learned_low_level_commands(demo_sets):
+    """With learned primitives the low-level network is task-masked too: skill 0's commands stay exactly its own."""
+    p = make_policy({**HIER, "learned_primitives": True, "low_level_hidden": [32, 32]})
+    learner = BCLearner(p, BC_WD, [PackNet(retrain_updates=5, seed=0)], CPU)
+    p.add_task(0)
+    d0 = p.dataset(demo_sets["press_button"], 0)
+    learner.train_task(0, d0, 20, seed=0)
+    before = learner.outputs(d0)["steps"]["low_level"].detach().clone()
+    p.add_task(1)
+    learner.train_task(1, p.dataset(demo_sets["open_drawer"], 1), 20, seed=1)
+    assert torch.equal(learner.outputs(d0)["steps"]["low_level"], before)
+    owners = [m.owner for m in p.low_level.modules() if isinstance(m, MaskedLinear)]
+    assert owners and all(set(o.unique().tolist()) >= {0, 1} for o in owners)  # both skills own low-level weights
+
+
 def test_packnet_keep_by_default_scales_with_the_number_of_tasks(demo_sets):
     auto = PackNet()
     assert [auto.keep(n) for n in (2, 6, 10)] == [0.75, 0.25, 0.15]  # 1.5 / tasks: 0.25 for the household six
