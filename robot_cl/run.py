@@ -9,7 +9,7 @@
 3. ``references()``: single-skill runs from scratch (cached) for forward transfer and recovery ratios;
 4. ``start()``: the policy, the strategies and the learner, restored from the checkpoint if resuming,
    and the untrained policy's row (GEM's forward-transfer baseline);
-5. ``run_stage(stage)`` for every stage: add the skill's module, train on it (its learning curve on the
+5. ``run_stage(stage)`` for every stage: add the skill's module (with ``per_task_modules``), train on it (its learning curve on the
    way), evaluate every skill, checkpoint atomically (model, optimiser, strategy state, results so far);
 6. ``finish()``: recovery, videos of the learned policy, metrics.json, matrix.csv, plots, report.html.
 

@@ -21,6 +21,7 @@ BASE = [
     "eval.recovery.enabled=false",
     "policy.trunk=[64,64]",
     "policy.module_hidden=[64]",
+    "policy.per_task_modules=true",  # a behaviour module per skill: what EWC's protection is measured on here
 ]
 
 

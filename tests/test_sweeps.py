@@ -63,7 +63,7 @@ def test_joblib_sweep_runs_jobs_in_parallel_with_the_same_results_as_the_basic_l
     assert "n_jobs: 2" in multirun and "JoblibLauncher" in multirun
     assert overlapped([par / n for n in names])
     s = report.aggregate([par])
-    assert [g.label for g in s.groups] == ["mini-hierarchical-bc-si"] and s.groups[0].seeds == [0, 1]
+    assert [g.label for g in s.groups] == ["mini-hierarchical-bc-packnet"] and s.groups[0].seeds == [0, 1]
 
 
 def test_submitit_local_sweep_runs_the_same_path(tmp_path, cache):
@@ -97,7 +97,7 @@ def test_a_swept_key_outside_the_run_name_gets_its_own_folder(tmp_path, cache):
         "mini-hierarchical-bc-packnet-s0-learner.lr=0.003",
     ]
     labels = [g.label for g in report.aggregate([tmp_path]).groups]
-    assert labels == ["mini-hierarchical-bc-si learner.lr=0.001", "mini-hierarchical-bc-si learner.lr=0.003"]
+    assert labels == ["mini-hierarchical-bc-packnet learner.lr=0.001", "mini-hierarchical-bc-packnet learner.lr=0.003"]
 
 
 def test_a_launcher_that_is_not_installed_is_one_line(tmp_path):
