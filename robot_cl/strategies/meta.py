@@ -103,8 +103,7 @@ class LaMAML(Plugin):
 
     def loss(self, learner, batch, loss, info):
         loss_at = _LossAt(learner)
-        theta = dict(learner.named_parameters())
-        fast = dict(theta)
+        fast = dict(learner.named_parameters())  # starts as the weights themselves: the graph leads back to them
         inner = []
         for part in chunks(batch, self.params["inner_steps"]):
             l_inner = functional_call(loss_at, {f"policy.{n}": w for n, w in fast.items()}, (part,), strict=False)
