@@ -54,11 +54,11 @@ class MaskedLinear(nn.Linear):
         return nn.functional.linear(x, self.weight * (self.owner <= self.view_task), self.bias)
 
 
-def mlp(sizes: list[int], layer_norm: bool = False, masked: bool = True) -> nn.Sequential:
-    """Linear layers with ReLU between them (and LayerNorm after the first, if asked)."""
+def mlp(sizes: list[int], layer_norm: bool = False) -> nn.Sequential:
+    """Task-maskable linear layers (:class:`MaskedLinear`) with ReLU between them (and LayerNorm after the first, if asked)."""
     layers: list[nn.Module] = []
     for i, (a, b) in enumerate(itertools.pairwise(sizes)):
-        layers.append(MaskedLinear(a, b) if masked else nn.Linear(a, b))
+        layers.append(MaskedLinear(a, b))
         if i < len(sizes) - 2:
             if layer_norm and i == 0:
                 layers.append(nn.LayerNorm(b))

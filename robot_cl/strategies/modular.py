@@ -5,7 +5,7 @@
   zero) and retrain the kept ones briefly; they then belong to the skill and never change again.
   ``keep: null`` (the default) scales with the curriculum: ``1.5 / tasks`` (0.25 for the six
   household skills, LIBERO's value; 0.15 for CW10), so the last skill still trains on
-  ``(1 - keep)^(tasks - 1)`` of the weights, about a fifth of them for 6 to 20 tasks.
+  ``(1 - keep)^(tasks - 1)`` of the weights, about 23 % of them for 6 to 20 tasks.
   ``retrain_updates: null`` (the default) retrains for a quarter of the updates the skill was
   trained with (500 of the household's 2000).
   Each skill is evaluated with the weights of itself and earlier skills only (the policy's task
