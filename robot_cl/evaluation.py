@@ -45,6 +45,14 @@ def rollout(
         if frames is not None and counter[0] % every == 0:
             frames.append(base_env.render())
 
+    # A task-agnostic policy is never handed the id: ``task`` only scores which behaviour it routed to.
+    acting = task if getattr(policy, "task_id", True) else None
+    routed = [0]
+
+    def scored(x):
+        routed[0] += int(getattr(policy, "last_route", None) == task)
+        return x
+
     primitive_actions = getattr(policy, "primitive_actions", False)  # an RL policy acting in primitive space
     if primitive_actions:
         # The task's own return: no affordance bonus in evaluation (it is a training signal only).
@@ -57,14 +65,15 @@ def rollout(
         runner = PrimitiveRunner(env, env.unwrapped.end_effector, obs, on_step=grab)
         decisions = 0
         while not runner.done and not (stop_on_success and runner.trace.success):
-            result = runner.run(policy.decide(runner.obs, task))
+            result = runner.run(scored(policy.decide(runner.obs, acting)))
             decisions += 1
             if result.steps == 0:  # a no-op decision: let time pass so the episode still ends
                 runner.run(Hold(1))
-        return {"success": runner.trace.success, "steps": len(runner.trace.actions), "decisions": decisions}
+        out = {"success": runner.trace.success, "steps": len(runner.trace.actions), "decisions": decisions}
+        return out if acting is not None else {**out, "routed": routed[0]}
     success, steps, decisions, done, ret, calls = False, 0, 0, False, 0.0, []
     while not done:
-        obs, reward, terminated, truncated, info = env.step(policy.act(obs, task))
+        obs, reward, terminated, truncated, info = env.step(scored(policy.act(obs, acting)))
         if not primitive_actions:
             grab()  # (the primitive env grabs at every control step itself)
         else:
@@ -75,6 +84,8 @@ def rollout(
         decisions += 1
         done = terminated or truncated or (stop_on_success and success)
     out = {"success": success, "steps": steps, "decisions": decisions, "return": ret}
+    if acting is None:
+        out["routed"] = routed[0]
     return {**out, "calls": calls} if primitive_actions else out
 
 
@@ -181,8 +192,16 @@ class Evaluator:
 
     def success_rates(self, policy: Policy, skills: list[str], tasks: list[int], seeds: list[int]) -> list[float]:
         """Fraction of successful episodes for each (skill, task)."""
+        return self.rates(policy, skills, tasks, seeds)[0]
+
+    def rates(self, policy: Policy, skills: list[str], tasks: list[int], seeds: list[int]) -> tuple[list[float], list[float] | None]:
+        """Success rates, and for a task-agnostic policy the fraction of its decisions routed to the
+        skill's own task (routing accuracy; None for a policy that is told the task)."""
         res = self.many(policy, [(s, t, seeds) for s, t in zip(skills, tasks)])
-        return [float(np.mean([e["success"] for e in r])) for r in res]
+        success = [float(np.mean([e["success"] for e in r])) for r in res]
+        if not all("routed" in e for r in res for e in r):
+            return success, None
+        return success, [sum(e["routed"] for e in r) / max(1, sum(e["decisions"] for e in r)) for r in res]
 
 
 def record(

@@ -29,6 +29,7 @@ from robot_cl.errors import ConfigError
 from robot_cl.primitives import PRIMITIVES, Command, EEState, Primitive, make_primitive, wrap_angle
 from robot_cl.primitives.vocabulary import MAX_PARAMS, PRIMITIVE_NAMES, goal_features
 from robot_cl.registry import Registry
+from robot_cl.routing import TaskRouter
 
 Batch = dict[str, dict[str, torch.Tensor]]
 
@@ -88,6 +89,7 @@ class Policy(nn.Module):
 
     kind = ""
     action_sizes: list[int] | None = None  # per task, how many action entries are the task's own (None: all)
+    route_group = "steps"  # the data group whose observations are the ones the policy acts on (routing)
 
     def __init__(self, cfg: dict, obs_dim: int, act_dim: int, n_tasks: int, obs_center=None, obs_scale=None) -> None:
         super().__init__()
@@ -99,6 +101,10 @@ class Policy(nn.Module):
         self.register_buffer("obs_center", center)
         self.register_buffer("obs_scale", scale)
         self.tasks_added = 0
+        # task_id false: acting never receives the skill's id; a router infers it from the observation.
+        self.task_id = bool(cfg.get("task_id", True))
+        self.router = None if self.task_id else TaskRouter(obs_dim, n_tasks)
+        self.last_route: int | None = None  # the task the router chose for the latest decision
 
     def spec(self) -> dict[str, Any]:
         """Everything needed to rebuild this policy (with :func:`build_policy`) before loading weights."""
@@ -121,8 +127,29 @@ class Policy(nn.Module):
         mask = (torch.arange(self.act_dim)[None] < torch.tensor(self.action_sizes)[:, None]).float()
         self.register_buffer("action_mask", mask.to(self.device), persistent=False)  # rebuilt from the spec, not saved
 
+    def normalise(self, obs: torch.Tensor) -> torch.Tensor:
+        return (obs - self.obs_center) / self.obs_scale
+
+    def observe_task(self, task: int, data: dict[str, dict[str, torch.Tensor]]) -> None:
+        """Task-agnostic policies: add a task's training observations to the router's statistics."""
+        if self.router is not None and self.route_group in data:
+            self.router.update(task, self.normalise(data[self.route_group]["obs"].to(self.device)))
+
+    def acting_task(self, obs: torch.Tensor, task: int | None) -> torch.Tensor:
+        """The task index to act with for one observation (1, obs_dim): the given one, or (task-agnostic)
+        the router's choice. A task-agnostic policy refuses an id, so evaluation cannot leak it."""
+        if self.task_id:
+            if task is None:
+                raise ValueError("this policy acts on a task id (policy.task_id=true) and was given none")
+            return torch.tensor([task], device=self.device)
+        if task is not None:
+            raise ValueError("a task-agnostic policy (policy.task_id=false) must not be handed the task id")
+        routed = self.router.route(self.normalise(obs))
+        self.last_route = int(routed[0])
+        return routed
+
     def inputs(self, obs: torch.Tensor, task: torch.Tensor) -> torch.Tensor:
-        x = (obs - self.obs_center) / self.obs_scale
+        x = self.normalise(obs)
         if self.task_onehot:
             x = torch.cat([x, nn.functional.one_hot(task, self.n_tasks).to(x.dtype)], dim=-1)
         return x
@@ -235,10 +262,10 @@ class FlatPolicy(Policy):
         return {"steps": {"action": self.forward(batch["steps"]["obs"], batch["steps"]["task"])}}
 
     @torch.no_grad()
-    def act(self, obs: np.ndarray, task: int) -> np.ndarray:
+    def act(self, obs: np.ndarray, task: int | None) -> np.ndarray:
+        """The action for one observation (``task`` None for a task-agnostic policy)."""
         o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None]
-        t = torch.tensor([task], device=self.device)
-        return self.forward(o, t)[0].cpu().numpy()
+        return self.forward(o, self.acting_task(o, task))[0].cpu().numpy()
 
 
 class BehaviourModule(nn.Module):
@@ -297,6 +324,7 @@ class HierarchicalPolicy(Policy):
     """Shared trunk + per-skill behaviour modules over motion primitives (see the module docstring)."""
 
     kind = "hierarchical"
+    route_group = "calls"  # it acts at decision points
 
     def __init__(self, cfg, obs_dim, act_dim, n_tasks, obs_center=None, obs_scale=None):
         super().__init__(cfg, obs_dim, act_dim, n_tasks, obs_center, obs_scale)
@@ -386,10 +414,12 @@ class HierarchicalPolicy(Policy):
         return self.in_task_views(self.low_level, task, feats)
 
     @torch.no_grad()
-    def decide(self, obs: np.ndarray, task: int) -> Primitive:
-        """The next primitive (with its parameters) for this observation."""
+    def decide(self, obs: np.ndarray, task: int | None) -> Primitive:
+        """The next primitive (with its parameters) for this observation (``task`` None: task-agnostic)."""
         o = torch.as_tensor(obs, dtype=torch.float32, device=self.device)[None]
-        logits, params = self.forward(o, torch.tensor([task], device=self.device))
+        t = self.acting_task(o, task)
+        task = int(t[0])
+        logits, params = self.forward(o, t)
         k = int(logits[0].argmax())
         values = (params[0, k] * self.scales[k]).cpu().numpy()
         prim = make_primitive(PRIMITIVE_NAMES[k], values)

@@ -32,7 +32,7 @@ def reference_key(cfg: dict, skill: str, task: int, n_tasks: int) -> str:
         "skill": skill,
         "task": task,
         "n_tasks": n_tasks,
-        "policy": cfg["policy"],
+        "policy": {k: v for k, v in cfg["policy"].items() if k != "task_id"},  # a reference is told its task
         "learner": cfg["learner"],
         "sim": cfg["sim"],
         "skill_config": tasks.task_configs(cfg["curriculum"])[skill],
@@ -45,7 +45,9 @@ def reference_key(cfg: dict, skill: str, task: int, n_tasks: int) -> str:
 
 
 def reference_run(cfg: dict, skill: str, task: int, n_tasks: int, data, evaluator: Evaluator, device) -> dict[str, Any]:
-    """Train a fresh policy on one skill alone and record its learning curve (Continual World's reference)."""
+    """Train a fresh policy on one skill alone and record its learning curve (Continual World's reference).
+    It knows its one task: a task-agnostic run's reference is the same as a task-aware one's."""
+    cfg = {**cfg, "policy": {**cfg["policy"], "task_id": True}}
     policy = new_policy(cfg, n_tasks, device, stage_seed(cfg["seed"], 10_000 + task), first_task=task)
     learner = make_learner(cfg["learner"], policy, [], device)
     ev = cfg["eval"]

@@ -42,6 +42,7 @@ from robot_cl.report import figures
 from robot_cl.results import compute_metrics, finished_metrics, video_dir, write_outputs
 from robot_cl.stages import curve_schedule, eval_seeds, new_policy, resolve_device, stage_budget, stage_data, stage_seed
 from robot_cl.strategies import make_plugins
+from robot_cl.stream import Stream
 from robot_cl.validation import validate
 
 
@@ -197,7 +198,16 @@ class Run:
         self.policy = new_policy(cfg, self.T, self.device, stage_seed(cfg["seed"], 0))
         self.plugins = make_plugins(cfg["strategy"]["plugins"])
         self.learner = make_learner(cfg["learner"], self.policy, self.plugins, self.device)
-        self.results: dict[str, Any] = {"init": None, "matrix": [], "curves": [], "curve_updates": [], "params": [], "memory_bytes": []}
+        self.results: dict[str, Any] = {
+            "init": None,
+            "matrix": [],
+            "routing": [],
+            "curves": [],
+            "curve_updates": [],
+            "params": [],
+            "memory_bytes": [],
+        }
+        self.stream = None
         if self.state is not None:
             self.policy = build_policy(self.state["policy_spec"]).to(self.device)
             self.policy.load_state_dict(self.state["policy"])
@@ -206,8 +216,10 @@ class Run:
             for p, s in zip(self.plugins, self.state["plugins"]):
                 p.load_state_dict(s)
             self.results = self.state["results"]
+            self.open_stream()
             self.say(f"resuming {self.run_dir} after stage {self.state['stage']} ({self.skills[self.state['stage']]})")
             return self.state["stage"] + 1
+        self.open_stream()
         if self.ev["init_row"]:
             with self.timer("evaluation"):
                 self.results["init"] = evaluator.success_rates(
@@ -215,22 +227,39 @@ class Run:
                 )
         return 0
 
+    def open_stream(self) -> None:
+        """``stream.enabled``: the boundary-free stream over every skill's demonstrations (restored when resuming)."""
+        if not self.cfg["stream"]["enabled"]:
+            return
+        datasets = [self.policy.dataset(self.all_demos[s], i) for i, s in enumerate(self.skills)]
+        self.stream = Stream(self.cfg["stream"], self.learner, datasets, self.budget)
+        if self.state is not None:
+            self.stream.load_state_dict(self.state["stream"])
+        else:
+            self.stream.begin()
+
     # -- 5. one stage ----------------------------------------------------------------------------
     def run_stage(self, index: int, evaluator: Evaluator) -> None:
         """Train stage ``index``'s skill, evaluate every skill, checkpoint."""
         skill = self.skills[index]
         torch.manual_seed(stage_seed(self.cfg["seed"], 100 + index))  # the new module's initialisation, same after a resume
-        self.policy.add_task(index)
-        data = stage_data(self.cfg, self.policy, skill, index, self.all_demos.get(skill))
+        if self.stream is None:
+            self.policy.add_task(index)
+            data = stage_data(self.cfg, self.policy, skill, index, self.all_demos.get(skill))
+            self.policy.observe_task(index, data)  # a task-agnostic policy's router learns what this skill looks like
         before = self.results["matrix"][-1][index] if self.results["matrix"] else (self.results["init"] or [0.0] * self.T)[index]
         self.stage = Stage(index, skill, [before], bar=_progress(self.cfg["progress"], self.budget, f"stage {index} {skill}"))
         self.evaluator = evaluator
         with self.timer("training"):
             seed = stage_seed(self.cfg["seed"], 1 + index)
+            points = dict.fromkeys(self.schedule, self.on_curve_point)
             try:
-                self.learner.train_task(
-                    index, data, self.budget, seed, on_update=self.on_update, checkpoints=dict.fromkeys(self.schedule, self.on_curve_point)
-                )
+                if self.stream is None:
+                    self.learner.train_task(index, data, self.budget, seed, on_update=self.on_update, checkpoints=points)
+                else:  # the stream's updates of this stage: the learner is told neither the skill nor the boundary
+                    self.stream.train_stage(index, seed, on_update=self.on_update, checkpoints=points)
+                    if index == self.T - 1:
+                        self.stream.end()
                 if bad := next((n for n, p in self.policy.named_parameters() if not torch.isfinite(p).all()), None):
                     raise DivergedError(f"parameter {bad} is not finite")
             except DivergedError as e:
@@ -244,7 +273,9 @@ class Run:
         r["curves"].append(self.stage.curve)
         r["curve_updates"].append([0, *self.schedule])
         r["params"].append(count_params(self.policy))
-        r["memory_bytes"].append(sum(p.memory_bytes() for p in self.plugins))
+        router = 0 if self.policy.router is None else sum(b.numel() * b.element_size() for b in self.policy.router.buffers())
+        window = 0 if self.stream is None else self.stream.memory_bytes()
+        r["memory_bytes"].append(sum(p.memory_bytes() for p in self.plugins) + router + window)
         self.say(f"stage {index} {skill:<26} " + " ".join(f"{v:.2f}" for v in row if v == v))
         self.save_checkpoint(index)
 
@@ -289,8 +320,11 @@ class Run:
             t0 = time.perf_counter()
             k = self.T if self.ev["unseen"] else min(index + 2, self.T)
             seeds = eval_seeds(self.ev, self.ev["episodes"])
-            row = evaluator.success_rates(self.policy, self.skills[:k], list(range(k)), seeds) + [float("nan")] * (self.T - k)
+            success, routing = evaluator.rates(self.policy, self.skills[:k], list(range(k)), seeds)
+            row = success + [float("nan")] * (self.T - k)
             seconds = time.perf_counter() - t0
+        if routing is not None:  # task-agnostic: how often each skill's decisions went to its own behaviour
+            self.results.setdefault("routing", []).append(routing + [float("nan")] * (self.T - k))
         for j, s in enumerate(self.skills[:k]):
             self.log.scalar("eval", "success", row[j], index, index, s)
         self.log.scalar("eval", "episodes_per_s", k * len(seeds) / max(seconds, 1e-9), index, index)
@@ -308,6 +342,7 @@ class Run:
             "plugins": [p.state_dict() for p in self.plugins],
             "results": self.results,
             "wall_clock_s": dict(self.timer.seconds),
+            "stream": None if self.stream is None else self.stream.state_dict(),
         }
         checkpoint.save(self.ckpt_dir, index, state)
 
@@ -363,6 +398,11 @@ class Run:
             self.timer.seconds,
         )
         m["videos"] = videos
+        if r.get("routing"):
+            m["routing_accuracy"] = r["routing"][-1]
+            m["routing_matrix"] = r["routing"]
+        if self.stream is not None:
+            m["boundaries"] = self.stream.boundary_metrics(float(cfg["stream"]["tolerance"]))
         m["cache"] = self.cache_stats
         m["demonstrations"] = {s: {"kept": d.episodes, "attempted": d.attempted} for s, d in self.all_demos.items()}  # expert success rates
         m["run"] = {

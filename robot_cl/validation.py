@@ -86,6 +86,7 @@ def validate(cfg: dict) -> None:
     _validate_curriculum(cfg)
     _validate_learner(cfg)
     _validate_eval(cfg)
+    _validate_task_free(cfg)
 
 
 def _validate_run(cfg: dict) -> None:
@@ -176,3 +177,48 @@ def _validate_eval(cfg: dict) -> None:
     rec = ev["recovery"]
     for key in ("check_every", "max_updates", "episodes"):
         _expect(_is_int(rec[key]) and rec[key] > 0, f"eval.recovery.{key} must be a positive integer, got {rec[key]!r}")
+
+
+def _validate_task_free(cfg: dict) -> None:
+    """``policy.task_id=false`` (no task id when acting) and ``stream.enabled`` (no task boundaries)."""
+    demos_learners = choices([n for n, c in LEARNERS.items() if c.needs_demos])
+    task_id = cfg["policy"].get("task_id", True)
+    _expect(isinstance(task_id, bool), f"policy.task_id must be true or false, got {task_id!r}")
+    if not task_id:
+        _expect(
+            LEARNERS[cfg["learner"]["name"]].needs_demos,
+            f"policy.task_id=false routes behaviour-cloned policies; learner {cfg['learner']['name']!r} acts on the task id; "
+            f"valid learners: {demos_learners}",
+        )
+    st = cfg["stream"]
+    _expect(isinstance(st["enabled"], bool), f"stream.enabled must be true or false, got {st['enabled']!r}")
+    if not st["enabled"]:
+        return
+    _expect(
+        LEARNERS[cfg["learner"]["name"]].needs_demos,
+        f"stream.enabled=true streams demonstrations; learner {cfg['learner']['name']!r} collects its own; "
+        f"valid learners: {demos_learners}",
+    )
+    _expect(not task_id, "stream.enabled=true: the learner never learns which skill is which, so set policy.task_id=false as well")
+    _expect(
+        not cfg["policy"].get("learned_primitives", False),
+        "stream.enabled=true streams one data group; policy.learned_primitives=true trains two, use learned_primitives=false",
+    )
+    for name in cfg["strategy"].get("plugins") or {}:
+        _expect(
+            not STRATEGIES[name].needs_boundaries,
+            f"strategy {name!r} needs announced task boundaries and cannot learn from a stream; valid with stream.enabled=true: "
+            f"{choices([n for n, c in STRATEGIES.items() if not c.needs_boundaries])}",
+        )
+    det = st["detector"]
+    for key, v, ok, rule in (
+        ("blend", st["blend"], 0 <= st["blend"] <= 1, "in [0, 1]"),
+        ("window", st["window"], _is_int(st["window"]) and st["window"] > 0, "a positive integer"),
+        ("tolerance", st["tolerance"], 0 < st["tolerance"] <= 0.5, "in (0, 0.5]"),
+        ("detector.warmup", det["warmup"], _is_int(det["warmup"]) and det["warmup"] > 0, "a positive integer"),
+        ("detector.smoothing", det["smoothing"], _is_int(det["smoothing"]) and det["smoothing"] > 0, "a positive integer"),
+        ("detector.threshold", det["threshold"], 0 < det["threshold"] < 1, "in (0, 1)"),
+        ("detector.quantile", det["quantile"], 0 < det["quantile"] <= 1, "in (0, 1]"),
+        ("detector.margin", det["margin"], det["margin"] > 0, "> 0"),
+    ):
+        _expect(ok, f"stream.{key} must be {rule}, got {v!r}")

@@ -33,6 +33,8 @@ class Plugin:
     state_keys: ClassVar[tuple[str, ...]] = ()
     # True: works only with a learner that trains on demonstrations (validation refuses an RL learner).
     needs_demos: ClassVar[bool] = False
+    # True: needs each task's whole dataset at announced boundaries (validation refuses ``stream.enabled``).
+    needs_boundaries: ClassVar[bool] = False
 
     def __init__(self, **params: Any) -> None:
         self.params = params

@@ -22,6 +22,7 @@ class Multitask(Plugin):
 
     name = "multitask"
     state_keys = ("seen",)
+    needs_boundaries = True  # it trains on each task's whole dataset, which a stream never hands over
 
     def __init__(self, **params):
         super().__init__(**params)
