@@ -61,7 +61,7 @@ def test_learned_rates_change_and_the_optimiser_never_steps(demo_sets):
     lamaml = LaMAML(**SMALL)
     p, learner = setup(HIER, [lamaml])
     learner.train_task(0, p.dataset(demo_sets["press_button"], 0), 12, seed=0)
-    changed = [n for n, a in lamaml.alpha.items() if not torch.equal(a, torch.full_like(a, SMALL.get("alpha_init", 0.03)))]
+    changed = [n for n, a in lamaml.alpha.items() if not torch.equal(a, torch.full_like(a, lamaml.params["alpha_init"]))]
     assert changed  # the per-parameter learning rates are learned
     assert learner.optimizer.state_dict()["state"] == {}  # Adam never took a step: La-MAML made every update
     assert len(lamaml.buffers["calls"]) == min(12 * 16, SMALL["capacity"])  # the stream went into the reservoir

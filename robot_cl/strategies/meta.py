@@ -21,6 +21,10 @@
   plugins (``agem``, ``packnet``'s masks) go *before* it in ``strategy=[...]``; penalties of any
   other plugin are kept in the loss. The memory holds ``capacity`` samples per data group
   (reservoir sampling over the whole stream; the paper's memories are 200 to 1000 samples).
+  The rates start at ``alpha_init = 0.003`` (SGD steps three times Adam's default learning rate):
+  with 0.03 the household's behaviour-cloning loss diverged within 300 updates (seed 0), and with
+  0.01 the weights ``theta`` stopped fitting at all — the inner steps did the fitting, so acting
+  with ``theta`` failed every episode (docs/results.md, "Meta-learning").
 """
 
 from __future__ import annotations
@@ -63,8 +67,8 @@ class LaMAML(Plugin):
     def __init__(
         self,
         inner_steps: int = 4,
-        alpha_init: float = 0.03,
-        alpha_lr: float = 0.01,
+        alpha_init: float = 0.003,
+        alpha_lr: float = 0.0003,
         capacity: int = 1000,
         memory_batch: int = 64,
         second_order: bool = False,
