@@ -64,6 +64,7 @@ def comparable(m: dict) -> dict:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--seeds", type=int, default=4, help="runs in the sweep (seeds 0..N-1)")
+    p.add_argument("--keep", type=Path, default=None, help="run the sweeps in this folder and keep them (default: a temporary one)")
     p.add_argument("overrides", nargs="*", help=f"robot-cl overrides of every run (default: {' '.join(DEFAULT)})")
     args = p.parse_args(argv)
     overrides = args.overrides or DEFAULT
@@ -71,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="sweep_speed-") as tmp:
         results = {}
         for launcher in ("basic", "joblib"):
-            seconds, runs = run_sweep(launcher, args.seeds, overrides, Path(tmp))
+            seconds, runs = run_sweep(launcher, args.seeds, overrides, args.keep or Path(tmp))
             results[launcher] = (seconds, runs)
             print(f"{launcher:<7} launcher: {seconds:7.1f} s wall-clock  ({cache_line(runs)})", flush=True)
     (basic, b_runs), (joblib, j_runs) = results["basic"], results["joblib"]

@@ -235,6 +235,8 @@ class Run:
         self.stream = Stream(self.cfg["stream"], self.learner, datasets, self.budget)
         if self.state is not None:
             self.stream.load_state_dict(self.state["stream"])
+            for p in self.plugins:  # the checkpoint may fall inside a segment
+                p.resume_task(self.learner, self.stream.detector.segment, self.stream.window or {})
         else:
             self.stream.begin()
 
@@ -420,6 +422,14 @@ class Run:
         write_outputs(self.run_dir, m, title)
         self.log.close()
         self.say(figures.summary_table(self.skills, r["matrix"], m))
+        if "routing_accuracy" in m:
+            self.say("routing accuracy (no task id): " + " ".join(f"{v:.2f}" for v in m["routing_accuracy"]))
+        if "boundaries" in m:
+            b = m["boundaries"]
+            self.say(
+                f"boundaries: true {b['true']}, detected {b['detected']}, delays {b['delays']}, "
+                f"false alarms {b['false_alarms']}, missed {b['missed']}"
+            )
         self.say("wall-clock (s): " + ", ".join(f"{k} {v:.0f}" for k, v in m["wall_clock_s"].items()))
         files = "report.html, metrics.json, matrix.csv, matrix.png, success_over_stages.png, log.csv, tensorboard/, checkpoints/"
         self.say(f"outputs: {self.run_dir} ({files})")

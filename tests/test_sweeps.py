@@ -49,10 +49,15 @@ def overlapped(runs) -> bool:
     return max(starts) < min(ends)
 
 
-def test_joblib_sweep_runs_jobs_in_parallel_with_the_same_results_as_the_basic_launcher(tmp_path, cache):
+def test_joblib_sweep_runs_jobs_in_parallel_with_the_same_results_as_the_basic_launcher(tmp_path, capsys):
+    """Through benchmarks/sweep_speed.py: the same sweep with both launchers, its ratio and its cache lines."""
+    from benchmarks.sweep_speed import main
+
+    assert main(["--seeds", "2", "--keep", str(tmp_path), *tiny(tmp_path / "unused")[:-2]]) == 0
+    out = capsys.readouterr().out
+    assert "identical metrics from both launchers: True" in out and float(out.split("ratio basic / joblib: ")[1].split()[0]) > 0
+    assert out.count("demos: 2 computed") == 2  # each sweep's two jobs share their demonstrations: computed once per skill
     par, seq = tmp_path / "joblib", tmp_path / "basic"
-    sweep(par, cache)  # joblib is the default launcher
-    sweep(seq, cache, "hydra/launcher=basic")
     names = ["mini-hierarchical-bc-packnet-s0", "mini-hierarchical-bc-packnet-s1"]
     assert sorted(p.parent.name for p in par.glob("*/metrics.json")) == names
     for n in names:

@@ -79,16 +79,3 @@ def test_strategy_table_sweeps_give_modular_its_own_modules():
         (["modular"], ["flat", "hierarchical"], ["policy.per_task_modules=true"]),
     ]
     assert sweeps(["modular"], ["hierarchical"]) == [(["modular"], ["hierarchical"], ["policy.per_task_modules=true"])]
-
-
-def test_sweep_speed_benchmark_prints_the_ratio_and_the_cache(capsys):
-    from benchmarks.sweep_speed import main
-
-    tiny = ["curriculum=mini", "curriculum.demos=2", "learner.updates=20", "eval=quick", "eval.recovery.enabled=false", "eval.episodes=2"]
-    assert main(["--seeds", "2", *tiny]) == 0
-    out = capsys.readouterr().out
-    assert "identical metrics from both launchers: True" in out
-    ratio = float(out.split("ratio basic / joblib: ")[1].split()[0])
-    assert ratio > 0
-    # both sweeps share their demonstrations between their two jobs: computed once per skill
-    assert out.count("demos: 2 computed") == 2

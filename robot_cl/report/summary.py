@@ -67,6 +67,10 @@ METRICS: dict[str, tuple[str, int, Extract]] = {
     "recovery_ratio": ("recovery ratio", 2, _recovery("ratio")),
     "params_growth": ("params final/first", 2, lambda m: m["params"][-1] / m["params"][0] if m.get("params") else None),
     "memory_mb": ("memory MB", 1, lambda m: m["memory_bytes"][-1] / 1e6 if m.get("memory_bytes") else None),
+    "routing_accuracy": ("routing accuracy (no task id)", 2, lambda m: m.get("routing_accuracy")),
+    "boundaries_found": ("boundaries found", 2, lambda m: (m.get("boundaries") or {}).get("within_tolerance")),
+    "false_alarms": ("boundary false alarms", 1, lambda m: (m.get("boundaries") or {}).get("false_alarms")),
+    "boundary_delay": ("boundary delay (updates)", 0, lambda m: (m.get("boundaries") or {}).get("mean_abs_delay")),
     "wall_clock_min": ("wall-clock min", 1, _wall(None)),
     **{f"wall_{p}_min": (f"{p} min", 1, _wall(p)) for p in ("demos", "references", "training", "evaluation", "recovery", "rendering")},
 }

@@ -46,6 +46,11 @@ class Plugin:
     def before_training_task(self, learner, task: int, data: Data) -> None:
         pass
 
+    def resume_task(self, learner, task: int, data: Data) -> None:
+        """A run resumes *inside* a task (a stream's checkpoint can fall mid-segment): set up again what
+        :meth:`before_training_task` set up, keeping what the checkpoint restored. Default: rerun it."""
+        self.before_training_task(learner, task, data)
+
     def loss(self, learner, batch: Data, loss: torch.Tensor, info: dict[str, float]) -> torch.Tensor:
         """The loss of one update (default: the learner's loss plus :meth:`penalty`)."""
         extra = self.penalty(learner, batch)

@@ -155,16 +155,22 @@ class PackNet(Plugin):
             opt.step()
             self.freezer.restore(learner)
 
+    def resume_task(self, learner, task, data):
+        updates = self._updates  # restored: the retraining budget counts the whole task's updates
+        self.before_training_task(learner, task, data)  # the freezer again (owners came back with the weights)
+        self._updates = updates
+
     def memory_bytes(self):  # the ownership masks (int16 per weight)
         policy = getattr(self, "_policy", None)
         return self._mask_bytes if policy is None else sum(tensor_bytes(m.owner) for m in policy.masked_layers)
 
     def state_dict(self):
-        return {"layer_task": self.layer_task, "mask_bytes": self.memory_bytes()}
+        return {"layer_task": self.layer_task, "mask_bytes": self.memory_bytes(), "updates": self._updates}
 
     def load_state_dict(self, state):
         self.layer_task = {k: int(v) for k, v in state["layer_task"].items()}
         self._mask_bytes = int(state.get("mask_bytes", 0))
+        self._updates = int(state.get("updates", 0))
 
 
 def task_modules(policy) -> nn.ModuleList:

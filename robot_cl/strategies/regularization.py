@@ -166,6 +166,21 @@ class SI(Plugin):
         self.anchor = snapshot(learner)
         self._before = {}
 
+    def resume_task(self, learner, task, data):
+        if not self._start:  # (a checkpoint from before the path was saved)
+            self.before_training_task(learner, task, data)
+        self._before = {n: torch.empty_like(p) for n, p in self._start.items()}
+
+    def memory_bytes(self):  # what it keeps across skills (the path integral lives only during one)
+        return tensor_bytes([self.omega, self.anchor])
+
+    def state_dict(self):  # with the path so far: a stream's checkpoint can fall in the middle of a segment
+        return {"omega": self.omega, "anchor": self.anchor, "start": self._start, "path": self._path}
+
+    def load_state_dict(self, state):
+        self.omega, self.anchor = state["omega"], state["anchor"]
+        self._start, self._path = state.get("start", {}), state.get("path", {})
+
     def penalty(self, learner, batch):
         return None if self.anchor is None else self.params["strength"] * weighted_distance(learner, self.anchor, self.omega)
 
