@@ -50,11 +50,21 @@ def test_the_look_ahead_leaves_the_weights_and_the_outer_step_uses_the_learned_r
     lamaml.after_backward(learner, batch)
     clip = min(1.0, BC["grad_clip"] / float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads.values()]))))
     for n, t in p.named_parameters():
-        new_alpha = alpha0[n] - lamaml.params["alpha_lr"] * alpha_grads.get(n, torch.zeros_like(alpha0[n]))
+        new_alpha = (alpha0[n] - lamaml.params["alpha_lr"] * alpha_grads.get(n, torch.zeros_like(alpha0[n]))).clamp(
+            max=lamaml.params["alpha_max"]
+        )
         assert torch.allclose(lamaml.alpha[n], new_alpha)  # rates first ...
         expected = before[n] - torch.relu(new_alpha) * clip * grads.get(n, torch.zeros_like(t))
         assert torch.allclose(t.detach(), expected, atol=1e-6), n  # ... then the weights, with the new rates
         assert t.grad is None  # nothing left for the learner's optimiser
+
+
+def test_the_learned_rates_stay_under_their_ceiling(demo_sets):
+    lamaml = LaMAML(**SMALL, alpha_lr=100.0)  # rates pushed hard: only the cap holds them
+    p, learner = setup(HIER, [lamaml])
+    learner.train_task(0, p.dataset(demo_sets["press_button"], 0), 6, seed=0)
+    top = max(float(a.max()) for a in lamaml.alpha.values())
+    assert top == pytest.approx(lamaml.params["alpha_max"])
 
 
 def test_learned_rates_change_and_the_optimiser_never_steps(demo_sets):

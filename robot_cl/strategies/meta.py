@@ -69,20 +69,22 @@ class LaMAML(Plugin):
         inner_steps: int = 4,
         alpha_init: float = 0.003,
         alpha_lr: float = 0.0003,
+        alpha_max: float = 0.006,
         capacity: int = 1000,
         memory_batch: int = 64,
         second_order: bool = False,
         seed: int = 0,
     ):
-        if inner_steps < 1 or capacity < 1 or memory_batch < 1 or alpha_init <= 0 or alpha_lr < 0:
+        if inner_steps < 1 or capacity < 1 or memory_batch < 1 or alpha_init <= 0 or alpha_lr < 0 or alpha_max < alpha_init:
             raise ConfigError(
-                "lamaml needs inner_steps, capacity and memory_batch >= 1, alpha_init > 0 and alpha_lr >= 0; "
-                f"got {inner_steps}, {capacity}, {memory_batch}, {alpha_init}, {alpha_lr}"
+                "lamaml needs inner_steps, capacity and memory_batch >= 1, alpha_init > 0, alpha_lr >= 0 and alpha_max >= alpha_init; "
+                f"got {inner_steps}, {capacity}, {memory_batch}, {alpha_init}, {alpha_lr}, {alpha_max}"
             )
         super().__init__(
             inner_steps=inner_steps,
             alpha_init=alpha_init,
             alpha_lr=alpha_lr,
+            alpha_max=alpha_max,
             capacity=capacity,
             memory_batch=memory_batch,
             second_order=second_order,
@@ -135,6 +137,7 @@ class LaMAML(Plugin):
             for a in self.alpha.values():
                 if a.grad is not None:
                     a -= self.params["alpha_lr"] * a.grad
+                    a.clamp_(max=self.params["alpha_max"])  # see the module docstring: unbounded rates unfit theta
                     a.grad = None
             for n, p in learner.named_parameters():
                 if p.grad is not None:
