@@ -167,9 +167,12 @@ def cache(tmp_path_factory):
     return tmp_path_factory.mktemp("cache")
 
 
-def test_a_task_agnostic_run_reports_routing_and_trains_like_the_task_aware_one(cache, tmp_path):
-    aware = train(check_overrides(tiny(cache)), tmp_path / "aware", say=lambda *_: None)
-    agnostic = train(check_overrides(tiny(cache, "+experiment=task_agnostic")), tmp_path / "agnostic", say=lambda *_: None)
+@pytest.mark.parametrize("policy", ["hierarchical", "flat"])
+def test_a_task_agnostic_run_reports_routing_and_trains_like_the_task_aware_one(cache, tmp_path, policy):
+    aware = train(check_overrides(tiny(cache, f"policy={policy}")), tmp_path / "aware", say=lambda *_: None)
+    agnostic = train(
+        check_overrides(tiny(cache, f"policy={policy}", "+experiment=task_agnostic")), tmp_path / "agnostic", say=lambda *_: None
+    )
     assert "routing_accuracy" not in aware
     assert agnostic["routing_accuracy"] == [1.0, 1.0]  # two distinct scenes: every decision routed right
     assert agnostic["success_matrix"] == aware["success_matrix"]  # the router only replaces the id the policy was told
