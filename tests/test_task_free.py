@@ -8,9 +8,11 @@ import numpy as np
 import pytest
 import torch
 
+from robot_cl import report
 from robot_cl.cli import check_overrides
 from robot_cl.evaluation import Evaluator
 from robot_cl.layout import OBS_DIM
+from robot_cl.report.summary import markdown
 from robot_cl.routing import TaskRouter
 from robot_cl.run import train
 from robot_cl.stream import BoundaryDetector, Mixture
@@ -190,3 +192,5 @@ def test_a_stream_run_detects_the_boundary_and_resumes_exactly(cache, tmp_path):
     keep = ("success_matrix", "boundaries", "routing_matrix", "learning_curves")
     assert {k: again[k] for k in keep} == {k: m[k] for k in keep}
     assert json.loads((tmp_path / "run" / "metrics.json").read_text())["boundaries"] == b
+    table = markdown(report.aggregate([tmp_path / "run"]))  # the report's table gains the task-free columns
+    assert "routing accuracy (no task id)" in table and "boundaries found" in table and "1.00 (1 seed)" in table

@@ -86,6 +86,7 @@ TABLE = [
     "memory_mb",
     "wall_clock_min",
 ]
+OPTIONAL = ["routing_accuracy", "boundaries_found", "false_alarms", "boundary_delay"]  # columns of task-free runs
 
 
 @dataclass
@@ -229,11 +230,13 @@ def fmt(e: stats.Estimate | None, digits: int = 2) -> str:
 def markdown(summary: Summary) -> str:
     """The metrics table (mean [95 % CI] over seeds) that docs can include."""
     top = best(summary)
-    head = ["configuration", "seeds", *[METRICS[k][0] for k in TABLE], "IQM avg success", f"P({top.label} > it)"]
+    # task-free columns only where some run has them (routing without a task id, detected boundaries)
+    cols = TABLE + [k for k in OPTIONAL if any(g.estimates.get(k) is not None for g in summary.groups)]
+    head = ["configuration", "seeds", *[METRICS[k][0] for k in cols], "IQM avg success", f"P({top.label} > it)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for g in summary.groups:
         poi = "" if g is top else f"{summary.poi[top.label][g.label].mean:.2f}"
-        cells = [g.label, ",".join(map(str, g.seeds)), *[fmt(g.estimates[k], METRICS[k][1]) for k in TABLE]]
+        cells = [g.label, ",".join(map(str, g.seeds)), *[fmt(g.estimates[k], METRICS[k][1]) for k in cols]]
         cells += [f"{g.estimates['avg_success'].iqm:.2f}", poi]
         lines.append("| " + " | ".join(cells) + " |")
     note = f"\nMean and 95 % stratified bootstrap interval over the seeds named; {len(summary.skipped)} run(s) left out"
