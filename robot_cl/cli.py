@@ -53,8 +53,13 @@ def sweep_suffix(override_dirname: str) -> str:
     return f"-{override_dirname.replace('/', '_')}" if override_dirname else ""
 
 
+def run_dir_name(mode: str, run_name: str, from_run: str | None) -> str:
+    """A run's folder name: its run name; ``mode=eval``: the evaluated run's folder name + ``-eval``."""
+    return f"{Path(str(from_run)).name}-eval" if mode == "eval" and from_run else run_name
+
+
 def register_resolvers() -> None:
-    for name, fn in (("strategy_name", strategy_name), ("sweep_suffix", sweep_suffix)):
+    for name, fn in (("strategy_name", strategy_name), ("sweep_suffix", sweep_suffix), ("run_dir_name", run_dir_name)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
 

@@ -155,8 +155,12 @@ class Evaluator:
         """Roll out one episode per seed (results in seed order)."""
         return self.many(policy, [(skill, task, seeds)])[0]
 
-    def many(self, policy: Policy, requests: list[tuple[str, int, list[int]]]) -> list[list[dict[str, Any]]]:
-        """Several (skill, task, seeds) requests with the same weights, spread over the workers."""
+    def many(
+        self, policy: Policy, requests: list[tuple[str, int, list[int]]], sim_config: dict | None = None
+    ) -> list[list[dict[str, Any]]]:
+        """Several (skill, task, seeds) requests with the same weights, spread over the workers
+        (``sim_config``: another simulator config for these requests, e.g. under a dynamics shift)."""
+        sim_config = self.sim_config if sim_config is None else sim_config
         spec = policy.spec()
         buf = io.BytesIO()
         torch.save({k: v.detach().cpu() for k, v in policy.state_dict().items()}, buf)
@@ -176,7 +180,7 @@ class Evaluator:
                             skill,
                             task,
                             [int(s) for s in c],
-                            self.sim_config,
+                            sim_config,
                             self.skill_configs.get(skill),
                         )
                     )
@@ -194,14 +198,28 @@ class Evaluator:
         """Fraction of successful episodes for each (skill, task)."""
         return self.rates(policy, skills, tasks, seeds)[0]
 
-    def rates(self, policy: Policy, skills: list[str], tasks: list[int], seeds: list[int]) -> tuple[list[float], list[float] | None]:
+    def rates(
+        self, policy: Policy, skills: list[str], tasks: list[int], seeds: list[int], sim_config: dict | None = None
+    ) -> tuple[list[float], list[float] | None]:
         """Success rates, and for a task-agnostic policy the fraction of its decisions routed to the
         skill's own task (routing accuracy; None for a policy that is told the task)."""
-        res = self.many(policy, [(s, t, seeds) for s, t in zip(skills, tasks)])
+        res = self.many(policy, [(s, t, seeds) for s, t in zip(skills, tasks)], sim_config)
         success = [float(np.mean([e["success"] for e in r])) for r in res]
         if not all("routed" in e for r in res for e in r):
             return success, None
         return success, [sum(e["routed"] for e in r) / max(1, sum(e["decisions"] for e in r)) for r in res]
+
+
+def under_shifts(
+    evaluator: Evaluator, policy: Policy, skills: list[str], seeds: list[int], sim_config: dict, shifts: dict[str, dict]
+) -> dict[str, dict[str, Any]]:
+    """Success of every skill under each named dynamics shift (``eval.shifts``; :mod:`robot_cl.sim.shift`)."""
+    out = {}
+    for name, spec in shifts.items():
+        sim = {**sim_config, "shift": {**sim_config.get("shift", {}), **spec}}
+        success, _ = evaluator.rates(policy, skills, list(range(len(skills))), seeds, sim_config=sim)
+        out[name] = {"shift": dict(spec), "success": success, "mean": float(np.mean(success))}
+    return out
 
 
 def record(

@@ -33,7 +33,8 @@ import torch
 from robot_cl import checkpoint, demos, protocol, resources, tasks
 from robot_cl.config import config_hash
 from robot_cl.errors import ConfigError, DivergedError
-from robot_cl.evaluation import Evaluator, record
+from robot_cl.evaluation import Evaluator, record, under_shifts
+from robot_cl.from_run import evaluate_finished
 from robot_cl.learners import LEARNERS, make_learner
 from robot_cl.logger import RunLogger
 from robot_cl.paths import resolve
@@ -358,6 +359,14 @@ class Run:
                 self.cfg, self.policy, self.skills, self.all_demos, r["matrix"], r["curves"], self.refs, evaluator, self.device
             )
 
+    def shifted(self, evaluator: Evaluator) -> dict[str, dict]:
+        """``eval.shifts``: every skill's success under each named dynamics shift, after the last stage."""
+        if not self.ev["shifts"]:
+            return {}
+        with self.timer("shifts"):
+            seeds = eval_seeds(self.ev, self.ev["shift_episodes"])
+            return under_shifts(evaluator, self.policy, self.skills, seeds, self.cfg["sim"], self.ev["shifts"])
+
     def videos(self) -> dict[str, str]:
         """One video per skill of the learned policy (``eval.video``)."""
         v = self.ev["video"]
@@ -383,7 +392,7 @@ class Run:
                 out[skill] = rec["path"]
         return out
 
-    def finish(self, recovery: dict[str, dict]) -> dict[str, Any]:
+    def finish(self, recovery: dict[str, dict], shifted: dict[str, dict] | None = None) -> dict[str, Any]:
         """Videos, metrics and every output file; prints the summary."""
         cfg, r = self.cfg, self.results
         videos = self.videos()
@@ -400,6 +409,8 @@ class Run:
             self.timer.seconds,
         )
         m["videos"] = videos
+        if shifted:
+            m["success_under_shift"] = shifted
         if r.get("routing"):
             m["routing_accuracy"] = r["routing"][-1]
             m["routing_matrix"] = r["routing"]
@@ -422,6 +433,8 @@ class Run:
         write_outputs(self.run_dir, m, title)
         self.log.close()
         self.say(figures.summary_table(self.skills, r["matrix"], m))
+        for name, sh in (shifted or {}).items():
+            self.say(f"under shift {name} {sh['shift']}: " + " ".join(f"{v:.2f}" for v in sh["success"]) + f"  (mean {sh['mean']:.2f})")
         if "routing_accuracy" in m:
             self.say("routing accuracy (no task id): " + " ".join(f"{v:.2f}" for v in m["routing_accuracy"]))
         if "boundaries" in m:
@@ -445,6 +458,9 @@ def train(cfg: dict, run_dir: Path, say=print, on_start=None) -> dict[str, Any]:
     anything (so an interrupted sweep continues where it stopped); ``say`` prints progress;
     ``on_start()`` is called once the run is accepted (its folder locked, its checkpoints checked).
     """
+    if cfg["mode"] == "eval":  # a finished run's policy under this config's sim and eval (robot_cl.from_run)
+        validate({**cfg, "workers": 1})
+        return evaluate_finished({**cfg, "workers": resources.resolve_workers(cfg["workers"])}, Path(run_dir), say)
     run = Run(cfg, run_dir, say)
     with run.locked():
         if (done := run.resume()) is not None:
@@ -460,7 +476,8 @@ def train(cfg: dict, run_dir: Path, say=print, on_start=None) -> dict[str, Any]:
             for stage in range(run.start(evaluator), run.T):
                 run.run_stage(stage, evaluator)
             recovery = run.recovery(evaluator)
-        return run.finish(recovery)
+            shifted = run.shifted(evaluator)
+        return run.finish(recovery, shifted)
 
 
 def _progress(enabled: bool, total: int, desc: str):

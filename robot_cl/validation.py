@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import importlib
 
-from robot_cl import tasks
+from robot_cl import from_run, tasks
 from robot_cl.errors import ConfigError, choices
 from robot_cl.learners import LEARNERS
 from robot_cl.paths import add_skill_dirs, resolve
 from robot_cl.policies import POLICIES
+from robot_cl.sim import shift
 from robot_cl.sim.backend import BACKENDS
 from robot_cl.strategies import STRATEGIES, make_plugins
 
@@ -73,6 +74,8 @@ def check_types(cfg: dict, defaults: dict, where: str = "") -> None:
         if key not in cfg or key == "hydra":
             continue
         value, name = cfg[key], f"{where}{key}"
+        if name == "sim.shift":  # a scale or a [low, high] range per key: robot_cl.sim.shift.check says which
+            continue
         if isinstance(default, dict) and isinstance(value, dict):
             check_types(value, default, name + ".")
         elif not _fits(value, default):
@@ -97,7 +100,9 @@ def _validate_run(cfg: dict) -> None:
     for d in cfg["skills_dirs"]:
         _expect(resolve(d).is_dir(), f"skills_dirs names {d!r}, which is not a folder")
     add_skill_dirs(cfg["skills_dirs"])
-    _expect(cfg["mode"] in ("train", "reference"), f"unknown mode {cfg['mode']!r}; valid: reference, train")
+    _expect(cfg["mode"] in ("train", "reference", "eval"), f"unknown mode {cfg['mode']!r}; valid: eval, reference, train")
+    if cfg["mode"] == "eval":
+        from_run.source(cfg)  # a finished run to evaluate: one line otherwise
     _expect(_is_int(cfg["seed"]), f"seed must be an integer, got {cfg['seed']!r}")
     _expect(
         cfg["workers"] == "auto" or (_is_int(cfg["workers"]) and cfg["workers"] > 0),
@@ -113,6 +118,7 @@ def _validate_run(cfg: dict) -> None:
     _expect(sim["timestep"] > 0, f"sim.timestep must be a positive number of seconds, got {sim['timestep']!r}")
     _expect(_is_int(sim["frame_skip"]) and sim["frame_skip"] > 0, f"sim.frame_skip must be a positive integer, got {sim['frame_skip']!r}")
     _expect(sim["fixture_jitter"] >= 0, f"sim.fixture_jitter must be >= 0, got {sim['fixture_jitter']!r}")
+    shift.check(sim["shift"])
     dev = str(cfg["device"])
     _expect(dev in ("auto", "cpu", "cuda") or dev.startswith("cuda:"), f"unknown device {dev!r}; valid: auto, cpu, cuda, cuda:N")
 
@@ -174,6 +180,12 @@ def _validate_eval(cfg: dict) -> None:
     _expect(_is_int(ev["curve_points"]) and ev["curve_points"] >= 1, f"eval.curve_points must be >= 1, got {ev['curve_points']!r}")
     _expect(ev["seed_start"] >= cur["demo_seed"] + cur["demos"], "eval.seed_start must be above the demonstration seeds")
     _expect(isinstance(ev["unseen"], bool), f"eval.unseen must be true or false, got {ev['unseen']!r}")
+    _expect(isinstance(ev["shifts"], dict), f"eval.shifts must map names to shifts (sim.shift keys), got {ev['shifts']!r}")
+    for name, spec in ev["shifts"].items():
+        _expect(isinstance(spec, dict), f"eval.shifts.{name} must map sim.shift keys to values, got {spec!r}")
+        shift.check(spec, where=f"eval.shifts.{name}")
+    n = ev["shift_episodes"]
+    _expect(_is_int(n) and n > 0, f"eval.shift_episodes must be a positive integer, got {n!r}")
     rec = ev["recovery"]
     for key in ("check_every", "max_updates", "episodes"):
         _expect(_is_int(rec[key]) and rec[key] > 0, f"eval.recovery.{key} must be a positive integer, got {rec[key]!r}")

@@ -107,6 +107,18 @@ def _metrics_table(m: dict[str, Any]) -> str:
     return f"<table>{''.join(rows)}</table>"
 
 
+def _shift_table(tasks: list[str], shifted: dict[str, dict]) -> str:
+    """Per named shift (``eval.shifts``): its values and every skill's success after the last stage."""
+    head = "<tr><th>shift</th><th>values</th>" + "".join(f"<th>{_e(t)}</th>" for t in tasks) + "<th>mean</th></tr>"
+    rows = [
+        f'<tr><td class="name">{_e(name)}</td><td class="name">{_e(sh["shift"])}</td>'
+        + "".join(f"<td>{v:.2f}</td>" for v in sh["success"])
+        + f"<td>{sh['mean']:.2f}</td></tr>"
+        for name, sh in shifted.items()
+    ]
+    return f"<table>{head}{''.join(rows)}</table>"
+
+
 def run_page(run: Run) -> str:
     """A finished run's page: metrics, matrix, success over stages, learning curves, videos, config."""
     m, cfg = run.metrics, run.cfg
@@ -124,6 +136,8 @@ def run_page(run: Run) -> str:
         updates = m.get("curve_updates") or [list(range(len(c))) for c in m["learning_curves"]]
         png = figures.curves_png(tasks, m["learning_curves"], updates, "learning curves", m.get("reference_curves"))
         parts.append("<h2>Learning curves</h2>" + _img(png, "learning curves"))
+    if m.get("success_under_shift"):
+        parts.append("<h2>Success under dynamics shifts</h2>" + _shift_table(tasks, m["success_under_shift"]))
     videos = _videos(run)
     if videos:
         parts.append(

@@ -177,6 +177,9 @@ def _group_stats(label: str, runs: list[Run]) -> Group:
     for key, (_, _, extract) in METRICS.items():
         scores = _scores(runs, extract)
         group.estimates[key] = stats.estimate(scores) if scores is not None else None
+    for name in sorted({n for r in runs for n in (r.metrics.get("success_under_shift") or {})}):  # eval.shifts
+        scores = _scores(runs, lambda m, n=name: ((m.get("success_under_shift") or {}).get(n) or {}).get("success"))
+        group.estimates[f"shift:{name}"] = stats.estimate(scores) if scores is not None else None
     group.matrix = _cellwise(np.array([r.metrics["success_matrix"] for r in runs], dtype=float))
     curves = [r.metrics.get("learning_curves") for r in runs]
     if all(c is not None for c in curves) and len({json.dumps([len(x) for x in c]) for c in curves}) == 1:
@@ -227,16 +230,21 @@ def fmt(e: stats.Estimate | None, digits: int = 2) -> str:
     return f"{e.mean:.{digits}f} [{e.low:.{digits}f}, {e.high:.{digits}f}]"
 
 
+def _label(key: str) -> str:
+    return f"success under {key[6:]}" if key.startswith("shift:") else METRICS[key][0]
+
+
 def markdown(summary: Summary) -> str:
     """The metrics table (mean [95 % CI] over seeds) that docs can include."""
     top = best(summary)
     # task-free columns only where some run has them (routing without a task id, detected boundaries)
     cols = TABLE + [k for k in OPTIONAL if any(g.estimates.get(k) is not None for g in summary.groups)]
-    head = ["configuration", "seeds", *[METRICS[k][0] for k in cols], "IQM avg success", f"P({top.label} > it)"]
+    cols += sorted({k for g in summary.groups for k in g.estimates if k.startswith("shift:")})  # success under eval.shifts
+    head = ["configuration", "seeds", *[_label(k) for k in cols], "IQM avg success", f"P({top.label} > it)"]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for g in summary.groups:
         poi = "" if g is top else f"{summary.poi[top.label][g.label].mean:.2f}"
-        cells = [g.label, ",".join(map(str, g.seeds)), *[fmt(g.estimates[k], METRICS[k][1]) for k in cols]]
+        cells = [g.label, ",".join(map(str, g.seeds)), *[fmt(g.estimates.get(k), METRICS[k][1] if k in METRICS else 2) for k in cols]]
         cells += [f"{g.estimates['avg_success'].iqm:.2f}", poi]
         lines.append("| " + " | ".join(cells) + " |")
     note = f"\nMean and 95 % stratified bootstrap interval over the seeds named; {len(summary.skipped)} run(s) left out"

@@ -62,6 +62,10 @@ class Backend(Protocol):
     scene: SceneQueries
     control_dt: float  # seconds per control step (an env step)
 
+    def apply_shift(self, values: dict[str, float]) -> None:
+        """Before :meth:`reset`: this episode's dynamics shift (``friction``, ``mass``, ``size``, ``gain``
+        scales; :mod:`robot_cl.sim.shift`), relative to the unshifted model, so shifts never accumulate."""
+
     def reset(self, rng: np.random.Generator, skill) -> None:
         """A fresh episode: robot posture, fixture jitter, objects home, the skill's initial state, the goal."""
 

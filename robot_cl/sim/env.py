@@ -19,6 +19,7 @@ from robot_cl.errors import ConfigError, choices
 from robot_cl.layout import ACT_DIM, ENTITY_SIZE, GOAL, HOUSEHOLD, OBS_DIM, OPENING, SLOT1, TCP, VEL
 from robot_cl.paths import CONFIGS_DIR
 from robot_cl.primitives import Command, EEState, Program
+from robot_cl.sim import shift
 from robot_cl.sim.backend import BACKENDS
 from robot_cl.skills import Skill, get_skill
 
@@ -77,6 +78,7 @@ class HouseholdEnv(gym.Env):
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ConfigError(f"unknown render_mode {render_mode!r}; valid: None, {choices(self.metadata['render_modes'])}")
         self.cfg = merge(default_config(), sim_config, where="sim")
+        self.cfg["shift"] = shift.check(self.cfg["shift"])
         self.skill = skill if isinstance(skill, Skill) else get_skill(skill)(skill_config)
         self.backend = BACKENDS[self.cfg["backend"]](self.cfg)
         self.scene = self.backend.scene
@@ -99,10 +101,13 @@ class HouseholdEnv(gym.Env):
         self._obs = np.zeros(OBS_DIM, dtype=np.float64)
         self._prev_tcp = np.zeros(3)
         self._t = 0
+        self.shift_values = dict(shift.NEUTRAL)
 
     # -- gymnasium API -------------------------------------------------------------------------
     def reset(self, *, seed: int | None = None, options: dict | None = None):
         super().reset(seed=seed)
+        self.shift_values = shift.draw(self.cfg["shift"], self.np_random)  # no draws for fixed values
+        self.backend.apply_shift(self.shift_values)
         self.backend.reset(self.np_random, self.skill)
         self._t = 0
         self._prev_tcp = self.backend.tool()[0].copy()
@@ -154,4 +159,7 @@ class HouseholdEnv(gym.Env):
         for i, name in enumerate(self._slots):
             sc.entity(name, o[SLOT1.start + ENTITY_SIZE * i : SLOT1.start + ENTITY_SIZE * (i + 1)])
         o[GOAL] = sc.goal
+        noise = self.shift_values["obs_noise"]
+        if noise > 0:  # sensor noise (sim.shift.obs_noise): the scene itself, and success, are unaffected
+            return (o + self.np_random.normal(0.0, noise, size=o.shape)).astype(np.float32)
         return o.astype(np.float32)

@@ -11,6 +11,7 @@ import numpy as np
 from robot_cl.sim.backend import register_backend
 from robot_cl.sim.mujoco.controller import CartesianController
 from robot_cl.sim.mujoco.scene import Scene
+from robot_cl.sim.mujoco.shift import ModelShift
 
 
 @register_backend
@@ -26,6 +27,10 @@ class MujocoBackend:
         self.control_dt = self.model.opt.timestep * self.frame_skip
         self.controller = CartesianController(self.model, {**cfg["controller"], "home_qpos": cfg["robot"]["home_qpos"]})
         self._renderers: dict[tuple[int, int], mujoco.Renderer] = {}
+        self.shifter = ModelShift(self.scene)
+
+    def apply_shift(self, values: dict[str, float]) -> None:
+        self.shifter.apply(values)
 
     def reset(self, rng: np.random.Generator, skill) -> None:
         self.scene.reset(rng, skill)

@@ -1,0 +1,58 @@
+"""Dynamics shifts (``sim.shift``): changed friction, heavier or bigger objects, weaker actuators, noisy
+sensors — what a household robot meets every day, applied per episode on any backend.
+
+Each key is a number (a fixed scale; ``obs_noise``: a standard deviation) or ``[low, high]`` (drawn
+uniformly every episode). :func:`draw` turns the config into one episode's values; a backend applies
+``friction``, ``mass``, ``size`` and ``gain`` to its model at reset, and the environment adds
+``obs_noise`` to the observation (engine-free). A shift at its neutral values changes nothing and
+draws no random number, so unshifted runs stay bit-identical.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from robot_cl.errors import ConfigError
+
+# key -> (neutral value, what it scales, lowest valid value is > 0 for scales, >= 0 for noise)
+SHIFT_KEYS: dict[str, tuple[float, str]] = {
+    "friction": (1.0, "sliding friction of every contact surface"),
+    "mass": (1.0, "mass and inertia of every movable scene body (objects, drawer, door, button, knob)"),
+    "size": (1.0, "size of the free objects (cube, block, mug, bowl), their mass unchanged"),
+    "gain": (1.0, "stiffness and damping of the robot's joint and gripper servos"),
+    "obs_noise": (0.0, "standard deviation of Gaussian noise on every observation value"),
+}
+NEUTRAL = {k: v for k, (v, _) in SHIFT_KEYS.items()}
+
+
+def check(shift: dict[str, Any] | None, where: str = "sim.shift") -> dict[str, Any]:
+    """The shift with every key (neutral where absent), or a one-line error naming the bad key or value."""
+    shift = dict(shift or {})
+    for key, value in shift.items():
+        if key not in SHIFT_KEYS:
+            raise ConfigError(f"unknown {where} key {key!r}; valid: {', '.join(SHIFT_KEYS)}")
+        values = value if isinstance(value, (list, tuple)) else [value]
+        ok = len(values) in (1, 2) and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        if ok and len(values) == 2:
+            ok = values[0] <= values[1]
+        floor_ok = ok and all((v >= 0) if key == "obs_noise" else (v > 0) for v in values)
+        if not floor_ok:
+            rule = ">= 0" if key == "obs_noise" else "> 0 (a scale)"
+            raise ConfigError(f"{where}.{key} must be a number {rule} or [low, high] with low <= high, got {value!r}")
+    return {**NEUTRAL, **shift}
+
+
+def draw(shift: dict[str, Any] | None, rng: np.random.Generator) -> dict[str, float]:
+    """One episode's values: fixed ones as they are, ranges drawn from ``rng`` (in ``SHIFT_KEYS`` order)."""
+    shift = {**NEUTRAL, **(shift or {})}
+    out = {}
+    for key in SHIFT_KEYS:
+        v = shift[key]
+        out[key] = float(rng.uniform(v[0], v[1])) if isinstance(v, (list, tuple)) and v[0] != v[1] else float(np.ravel([v])[0])
+    return out
+
+
+def is_neutral(values: dict[str, float]) -> bool:
+    return all(values[k] == NEUTRAL[k] for k in SHIFT_KEYS)
