@@ -54,8 +54,8 @@ def sweep_suffix(override_dirname: str) -> str:
 
 
 def run_dir_name(mode: str, run_name: str, from_run: str | None) -> str:
-    """A run's folder name: its run name; ``mode=eval``: the evaluated run's folder name + ``-eval``."""
-    return f"{Path(str(from_run)).name}-eval" if mode == "eval" and from_run else run_name
+    """A run's folder name: its run name; ``mode=eval``/``adapt``: the finished run's folder name + ``-eval``/``-adapt``."""
+    return f"{Path(str(from_run)).name}-{mode}" if mode in ("eval", "adapt") and from_run else run_name
 
 
 def register_resolvers() -> None:

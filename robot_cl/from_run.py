@@ -1,5 +1,6 @@
-"""``mode=eval``: a finished run's policy, evaluated (and filmed) under another simulator or evaluation
-config — a dynamics shift, more episodes, other evaluation seeds — without retraining or scripting.
+"""Runs from a finished run: ``mode=eval`` evaluates (and films) its policy under another simulator or
+evaluation config — a dynamics shift, more episodes, other evaluation seeds — and ``mode=adapt``
+measures how fast it adapts to each shift of ``eval.shifts`` (see :func:`adapt_finished`).
 
 ``robot-cl mode=eval from_run=outputs/<run> sim.shift.mass=3 ++eval.shifts={slippery:{friction:0.3}}``
 loads the run's last checkpoint and its curriculum (skills and skill configs come from the run; the
@@ -16,12 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from robot_cl import cache, checkpoint, tasks
+from robot_cl import cache, checkpoint, demos, tasks
 from robot_cl.errors import ConfigError
 from robot_cl.evaluation import Evaluator, record, under_shifts
+from robot_cl.learners import make_learner
 from robot_cl.paths import resolve
 from robot_cl.policies import build_policy
-from robot_cl.stages import eval_seeds, resolve_device
+from robot_cl.stages import eval_seeds, new_policy, resolve_device, stage_data, stage_seed
+from robot_cl.strategies import make_plugins
 
 
 def source(cfg: dict) -> tuple[Path, dict, dict]:
@@ -92,3 +95,91 @@ def _videos(cfg: dict, policy, skills: list[str], skill_cfgs: dict, run_dir: Pat
         s: record(policy, s, t, args[0], vdir / f"{s}.mp4", args[1], skill_cfgs.get(s), v["width"], v["height"], v["every"])["path"]
         for t, s in enumerate(skills)
     }
+
+
+# -- mode=adapt ------------------------------------------------------------------------------------------
+def adapt_finished(cfg: dict, run_dir: Path, say=print) -> dict[str, Any]:
+    """``mode=adapt``: for every named shift of ``eval.shifts`` and every skill of the finished run
+    ``from_run``, fine-tune a copy of its policy on the skill's demonstrations recorded under the shift
+    (with the run's strategies, their state restored) until it is back at ``eval.recovery.threshold`` of
+    its unshifted success; next to it, a fresh policy learns the shifted skill from scratch. Reports the
+    updates of both and their ratio (fast adaptation < 1), and what adapting cost the other skills
+    (their unshifted success before minus after). Writes ``adaptation.json``."""
+    src, src_cfg, state = source(cfg)
+    if not cfg["eval"]["shifts"]:
+        raise ConfigError("mode=adapt adapts to the shifts named in eval.shifts, and none is named; e.g. ++eval.shifts={weak:{gain:0.1}}")
+    device = resolve_device(str(cfg["device"]))
+    run_cfg = {**src_cfg, "sim": cfg["sim"], "eval": cfg["eval"], "device": cfg["device"]}  # the run's learner and strategies
+    skills = list(src_cfg["curriculum"]["skills"])
+    skill_cfgs = {k: v for k, v in tasks.task_configs(src_cfg["curriculum"]).items() if v is not None}
+    trained = state["results"]["matrix"][-1]
+    seeds = range(src_cfg["curriculum"]["demo_seed"], src_cfg["curriculum"]["demo_seed"] + src_cfg["curriculum"]["demos"])
+    out: dict[str, Any] = {"mode": "adapt", "from_run": str(src), "tasks": skills, "trained_success": trained, "shifts": {}}
+    with Evaluator(cfg["workers"], cfg["sim"], skill_cfgs, cfg.get("imports")) as evaluator:
+        for name, spec in cfg["eval"]["shifts"].items():
+            sim = {**cfg["sim"], "shift": {**cfg["sim"]["shift"], **spec}}
+            shifted_demos = demos.load_or_generate(skills, seeds, resolve(cfg["cache_dir"]), sim, skill_cfgs, workers=cfg["workers"])
+            per_skill = {}
+            for task, skill in enumerate(skills):
+                per_skill[skill] = _adapt_one(run_cfg, state, skills, task, trained, shifted_demos[skill], sim, evaluator, device)
+                r = per_skill[skill]
+                say(
+                    f"{name} {skill:<26} under shift {r['shifted']:.2f} -> adapted in {r['updates']} updates "
+                    f"(scratch {r['scratch_updates']}, ratio {r['ratio']}); other skills lost {r['forgetting']}"
+                )
+            out["shifts"][name] = {"shift": dict(spec), "skills": per_skill, **_summary(per_skill)}
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cache.write_json(run_dir / "adaptation.json", out)
+    say(f"outputs: {run_dir / 'adaptation.json'}")
+    return out
+
+
+def _summary(per_skill: dict[str, dict]) -> dict[str, float | None]:
+    ratios = [r["ratio"] for r in per_skill.values() if r["ratio"] is not None]
+    lost = [r["forgetting"] for r in per_skill.values() if r["forgetting"] is not None]
+    return {"mean_ratio": float(np.mean(ratios)) if ratios else None, "mean_forgetting": float(np.mean(lost)) if lost else None}
+
+
+def _adapt_one(run_cfg, state, skills, task, trained, demo, sim, evaluator, device) -> dict[str, Any]:
+    """Adaptation of one skill to one shift, from the finished run and from scratch (see :func:`adapt_finished`)."""
+    rc = run_cfg["eval"]["recovery"]
+    seeds = eval_seeds(run_cfg["eval"], rc["episodes"])
+    policy = build_policy(state["policy_spec"]).to(device)
+    policy.load_state_dict(state["policy"])
+    policy.eval()
+    shifted = evaluator.rates(policy, [skills[task]], [task], seeds, sim_config=sim)[0][0]
+    target = rc["threshold"] * trained[task]
+    entry: dict[str, Any] = {"trained": trained[task], "shifted": shifted, "target": target}
+    if trained[task] <= 0:  # never learnt: nothing to adapt
+        return {**entry, "updates": None, "scratch_updates": None, "ratio": None, "forgetting": None}
+    plugins = make_plugins(run_cfg["strategy"]["plugins"])
+    for p, s in zip(plugins, state["plugins"]):
+        p.load_state_dict(s)
+    updates = 0 if shifted >= target else _train_until(run_cfg, policy, plugins, skills[task], task, demo, target, sim, evaluator)
+    others = [j for j in range(len(skills)) if j != task]
+    after = evaluator.rates(policy, [skills[j] for j in others], others, eval_seeds(run_cfg["eval"], rc["episodes"]))[0] if others else []
+    fresh = new_policy(run_cfg, len(skills), device, stage_seed(run_cfg["seed"], 40_000 + task), first_task=task)
+    scratch = _train_until(run_cfg, fresh, [], skills[task], task, demo, target, sim, evaluator)
+    return {
+        **entry,
+        "updates": updates,
+        "scratch_updates": scratch,
+        "ratio": updates / scratch if updates is not None and scratch else None,
+        "forgetting": float(np.mean([trained[j] - a for j, a in zip(others, after)])) if others else None,
+    }
+
+
+def _train_until(run_cfg, policy, plugins, skill, task, demo, target, sim, evaluator) -> int | None:
+    """Train ``policy`` (in place) on one skill's data in blocks of ``eval.recovery.check_every`` updates,
+    until its success under ``sim`` reaches ``target``; the updates it took (None: not within ``max_updates``)."""
+    rc = run_cfg["eval"]["recovery"]
+    seeds = eval_seeds(run_cfg["eval"], rc["episodes"])
+    learner = make_learner(run_cfg["learner"], policy, plugins, policy.device)
+    data = stage_data(run_cfg, policy, skill, task, demo)
+    done = 0
+    while done < rc["max_updates"]:
+        learner.train_task(task, data, rc["check_every"], stage_seed(run_cfg["seed"], 50_000 + task, done))
+        done += rc["check_every"]
+        if evaluator.rates(policy, [skill], [task], seeds, sim_config=sim)[0][0] >= target:
+            return done
+    return None

@@ -34,7 +34,7 @@ from robot_cl import checkpoint, demos, protocol, resources, tasks
 from robot_cl.config import config_hash
 from robot_cl.errors import ConfigError, DivergedError
 from robot_cl.evaluation import Evaluator, record, under_shifts
-from robot_cl.from_run import evaluate_finished
+from robot_cl.from_run import adapt_finished, evaluate_finished
 from robot_cl.learners import LEARNERS, make_learner
 from robot_cl.logger import RunLogger
 from robot_cl.paths import resolve
@@ -458,9 +458,10 @@ def train(cfg: dict, run_dir: Path, say=print, on_start=None) -> dict[str, Any]:
     anything (so an interrupted sweep continues where it stopped); ``say`` prints progress;
     ``on_start()`` is called once the run is accepted (its folder locked, its checkpoints checked).
     """
-    if cfg["mode"] == "eval":  # a finished run's policy under this config's sim and eval (robot_cl.from_run)
+    if cfg["mode"] in ("eval", "adapt"):  # from a finished run, under this config's sim and eval (robot_cl.from_run)
         validate({**cfg, "workers": 1})
-        return evaluate_finished({**cfg, "workers": resources.resolve_workers(cfg["workers"])}, Path(run_dir), say)
+        fn = evaluate_finished if cfg["mode"] == "eval" else adapt_finished
+        return fn({**cfg, "workers": resources.resolve_workers(cfg["workers"])}, Path(run_dir), say)
     run = Run(cfg, run_dir, say)
     with run.locked():
         if (done := run.resume()) is not None:

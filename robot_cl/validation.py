@@ -100,9 +100,14 @@ def _validate_run(cfg: dict) -> None:
     for d in cfg["skills_dirs"]:
         _expect(resolve(d).is_dir(), f"skills_dirs names {d!r}, which is not a folder")
     add_skill_dirs(cfg["skills_dirs"])
-    _expect(cfg["mode"] in ("train", "reference", "eval"), f"unknown mode {cfg['mode']!r}; valid: eval, reference, train")
-    if cfg["mode"] == "eval":
-        from_run.source(cfg)  # a finished run to evaluate: one line otherwise
+    modes = ("adapt", "eval", "reference", "train")
+    _expect(cfg["mode"] in modes, f"unknown mode {cfg['mode']!r}; valid: {', '.join(modes)}")
+    if cfg["mode"] in ("eval", "adapt"):
+        from_run.source(cfg)  # a finished run to start from: one line otherwise
+        _expect(
+            cfg["mode"] == "eval" or bool(cfg["eval"]["shifts"]),
+            "mode=adapt adapts to the shifts named in eval.shifts, and none is named; e.g. ++eval.shifts={weak:{gain:0.1}}",
+        )
     _expect(_is_int(cfg["seed"]), f"seed must be an integer, got {cfg['seed']!r}")
     _expect(
         cfg["workers"] == "auto" or (_is_int(cfg["workers"]) and cfg["workers"] > 0),

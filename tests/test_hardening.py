@@ -93,6 +93,7 @@ BAD = [
     (["++eval.shifts={a:{size:-1}}"], ["eval.shifts.a.size must be a number > 0"]),
     (["++eval.shifts={a:{nope:1}}"], ["unknown eval.shifts.a key 'nope'", "valid: friction"]),
     (["mode=eval"], ["mode=eval needs from_run="]),
+    (["mode=adapt", "from_run={tmp}/nonexistent"], ["is not a run folder (no config.json)"]),
     (["mode=eval", "from_run={tmp}/nonexistent"], ["is not a run folder (no config.json)"]),
     (["policy.task_id=maybe"], ["policy.task_id must be true or false"]),
     (["policy.task_id=false", "learner=sac"], ["policy.task_id=false routes behaviour-cloned policies", "valid learners: bc"]),

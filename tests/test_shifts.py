@@ -139,3 +139,26 @@ def test_eval_shifts_and_mode_eval_on_a_finished_run(tmp_path):
     (tmp_path / "half" / "checkpoints" / "stage_01.pt").unlink()
     with pytest.raises(ConfigError, match=re.escape("the run is not finished (stages 0 of 2 checkpointed)")):
         check_overrides([*TINY, cache, "mode=eval", f"from_run={tmp_path / 'half'}"])
+
+
+def test_mode_adapt_measures_adaptation_per_shift_and_skill_and_leaves_the_run_untouched(tmp_path):
+    cache = f"cache_dir={tmp_path / 'cache'}"
+    train(check_overrides([*TINY, cache]), tmp_path / "run", say=lambda *_: None)
+    before = {p.name: p.read_bytes() for p in (tmp_path / "run" / "checkpoints").iterdir()}
+    budget = ["eval.recovery.check_every=50", "eval.recovery.max_updates=100"]
+    args = [*TINY, cache, *budget, "mode=adapt", f"from_run={tmp_path / 'run'}", "++eval.shifts={heavy:{mass:2.0}}"]
+    out = train(check_overrides(args), tmp_path / "adapt", say=lambda *_: None)
+    heavy = out["shifts"]["heavy"]
+    assert heavy["shift"] == {"mass": 2.0} and list(heavy["skills"]) == ["press_button", "open_drawer"]
+    for r in heavy["skills"].values():
+        assert r["target"] == pytest.approx(0.9 * r["trained"])
+        if r["shifted"] >= r["target"] > 0:
+            assert r["updates"] == 0  # nothing to adapt: no update taken
+        if r["updates"] is not None and r["scratch_updates"]:
+            assert r["ratio"] == r["updates"] / r["scratch_updates"]
+        assert r["updates"] is None or r["updates"] in (0, 50, 100)  # counted in blocks of check_every
+        assert r["forgetting"] is not None  # the other skill, measured after adapting
+    assert json.loads((tmp_path / "adapt" / "adaptation.json").read_text())["shifts"]["heavy"]["shift"] == {"mass": 2.0}
+    assert {p.name: p.read_bytes() for p in (tmp_path / "run" / "checkpoints").iterdir()} == before  # copies adapt
+    with pytest.raises(ConfigError, match=re.escape("mode=adapt adapts to the shifts named in eval.shifts")):
+        check_overrides([*TINY, cache, "mode=adapt", f"from_run={tmp_path / 'run'}"])
