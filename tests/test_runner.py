@@ -107,7 +107,7 @@ def test_resume_refuses_a_run_dir_made_with_another_config(cache, tmp_path):
         ("seed=abc", r"seed must be an integer \(default 0\), got 'abc'"),
         ("learner.updates=-5", r"learner.updates must be a positive integer, got -5"),
         ("device=tpu", r"unknown device 'tpu'; valid: auto, cpu, cuda, cuda:N"),
-        ("mode=play", r"unknown mode 'play'; valid: reference, train"),
+        ("mode=play", r"unknown mode 'play'; valid: adapt, eval, reference, train"),
         ("learner.lrr=0.1", r"unknown config key 'learner.lrr'; valid keys under learner: .*\blr\b"),
         ("imports=[no_such_module]", r"cannot import 'no_such_module' listed in imports: ModuleNotFoundError"),
         (
