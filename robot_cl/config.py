@@ -42,7 +42,7 @@ def merge(base: Mapping[str, Any], override: Mapping[str, Any] | None, where: st
     return out
 
 
-OPEN_SECTIONS = {"entities", "objects", "init"}
+OPEN_SECTIONS = {"entities", "objects", "init", "shifts"}
 
 
 def _merge_open(base: dict, override: Mapping, where: str) -> dict:

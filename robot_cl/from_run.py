@@ -2,7 +2,7 @@
 evaluation config — a dynamics shift, more episodes, other evaluation seeds — and ``mode=adapt``
 measures how fast it adapts to each shift of ``eval.shifts`` (see :func:`adapt_finished`).
 
-``robot-cl mode=eval from_run=outputs/<run> sim.shift.mass=3 ++eval.shifts={slippery:{friction:0.3}}``
+``robot-cl mode=eval from_run=outputs/<run> sim.shift.mass=3 eval.shifts=[slippery]``
 loads the run's last checkpoint and its curriculum (skills and skill configs come from the run; the
 simulator and evaluation settings from this command), evaluates every skill, then every named shift,
 and writes ``evaluation.json`` (and videos with ``eval.video.enabled``) into its own folder,
@@ -23,6 +23,7 @@ from robot_cl.evaluation import Evaluator, record, under_shifts
 from robot_cl.learners import make_learner
 from robot_cl.paths import resolve
 from robot_cl.policies import build_policy
+from robot_cl.sim import shift
 from robot_cl.stages import eval_seeds, new_policy, resolve_device, stage_data, stage_seed
 from robot_cl.strategies import make_plugins
 
@@ -58,7 +59,8 @@ def evaluate_finished(cfg: dict, run_dir: Path, say=print) -> dict[str, Any]:
     ev = cfg["eval"]
     with Evaluator(cfg["workers"], cfg["sim"], skill_cfgs, cfg.get("imports")) as evaluator:
         success, routing = evaluator.rates(policy, skills, list(range(len(skills))), eval_seeds(ev, ev["episodes"]))
-        shifted = under_shifts(evaluator, policy, skills, eval_seeds(ev, ev["shift_episodes"]), cfg["sim"], ev["shifts"])
+        named = shift.named(cfg["sim"], ev["shifts"])
+        shifted = under_shifts(evaluator, policy, skills, eval_seeds(ev, ev["shift_episodes"]), cfg["sim"], named)
     out: dict[str, Any] = {
         "mode": "eval",
         "from_run": str(src),
@@ -107,7 +109,7 @@ def adapt_finished(cfg: dict, run_dir: Path, say=print) -> dict[str, Any]:
     (their unshifted success before minus after). Writes ``adaptation.json``."""
     src, src_cfg, state = source(cfg)
     if not cfg["eval"]["shifts"]:
-        raise ConfigError("mode=adapt adapts to the shifts named in eval.shifts, and none is named; e.g. ++eval.shifts={weak:{gain:0.1}}")
+        raise ConfigError("mode=adapt adapts to the shifts named in eval.shifts, and none is named; e.g. eval.shifts=[weak_servos]")
     device = resolve_device(str(cfg["device"]))
     run_cfg = {**src_cfg, "sim": cfg["sim"], "eval": cfg["eval"], "device": cfg["device"]}  # the run's learner and strategies
     skills = list(src_cfg["curriculum"]["skills"])
@@ -116,7 +118,7 @@ def adapt_finished(cfg: dict, run_dir: Path, say=print) -> dict[str, Any]:
     seeds = range(src_cfg["curriculum"]["demo_seed"], src_cfg["curriculum"]["demo_seed"] + src_cfg["curriculum"]["demos"])
     out: dict[str, Any] = {"mode": "adapt", "from_run": str(src), "tasks": skills, "trained_success": trained, "shifts": {}}
     with Evaluator(cfg["workers"], cfg["sim"], skill_cfgs, cfg.get("imports")) as evaluator:
-        for name, spec in cfg["eval"]["shifts"].items():
+        for name, spec in shift.named(cfg["sim"], cfg["eval"]["shifts"]).items():
             sim = {**cfg["sim"], "shift": {**cfg["sim"]["shift"], **spec}}
             shifted_demos = demos.load_or_generate(skills, seeds, resolve(cfg["cache_dir"]), sim, skill_cfgs, workers=cfg["workers"])
             per_skill = {}

@@ -41,6 +41,7 @@ from robot_cl.paths import resolve
 from robot_cl.policies import build_policy, count_params
 from robot_cl.report import figures
 from robot_cl.results import compute_metrics, finished_metrics, video_dir, write_outputs
+from robot_cl.sim import shift
 from robot_cl.stages import curve_schedule, eval_seeds, new_policy, resolve_device, stage_budget, stage_data, stage_seed
 from robot_cl.strategies import make_plugins
 from robot_cl.stream import Stream
@@ -365,7 +366,8 @@ class Run:
             return {}
         with self.timer("shifts"):
             seeds = eval_seeds(self.ev, self.ev["shift_episodes"])
-            return under_shifts(evaluator, self.policy, self.skills, seeds, self.cfg["sim"], self.ev["shifts"])
+            named = shift.named(self.cfg["sim"], self.ev["shifts"])
+            return under_shifts(evaluator, self.policy, self.skills, seeds, self.cfg["sim"], named)
 
     def videos(self) -> dict[str, str]:
         """One video per skill of the learned policy (``eval.video``)."""

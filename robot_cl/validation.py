@@ -74,7 +74,7 @@ def check_types(cfg: dict, defaults: dict, where: str = "") -> None:
         if key not in cfg or key == "hydra":
             continue
         value, name = cfg[key], f"{where}{key}"
-        if name == "sim.shift":  # a scale or a [low, high] range per key: robot_cl.sim.shift.check says which
+        if name in ("sim.shift", "sim.shifts"):  # scales or [low, high] ranges per key: robot_cl.sim.shift.check says which
             continue
         if isinstance(default, dict) and isinstance(value, dict):
             check_types(value, default, name + ".")
@@ -106,7 +106,7 @@ def _validate_run(cfg: dict) -> None:
         from_run.source(cfg)  # a finished run to start from: one line otherwise
         _expect(
             cfg["mode"] == "eval" or bool(cfg["eval"]["shifts"]),
-            "mode=adapt adapts to the shifts named in eval.shifts, and none is named; e.g. ++eval.shifts={weak:{gain:0.1}}",
+            "mode=adapt adapts to the shifts named in eval.shifts, and none is named; e.g. eval.shifts=[weak_servos]",
         )
     _expect(_is_int(cfg["seed"]), f"seed must be an integer, got {cfg['seed']!r}")
     _expect(
@@ -185,10 +185,13 @@ def _validate_eval(cfg: dict) -> None:
     _expect(_is_int(ev["curve_points"]) and ev["curve_points"] >= 1, f"eval.curve_points must be >= 1, got {ev['curve_points']!r}")
     _expect(ev["seed_start"] >= cur["demo_seed"] + cur["demos"], "eval.seed_start must be above the demonstration seeds")
     _expect(isinstance(ev["unseen"], bool), f"eval.unseen must be true or false, got {ev['unseen']!r}")
-    _expect(isinstance(ev["shifts"], dict), f"eval.shifts must map names to shifts (sim.shift keys), got {ev['shifts']!r}")
-    for name, spec in ev["shifts"].items():
-        _expect(isinstance(spec, dict), f"eval.shifts.{name} must map sim.shift keys to values, got {spec!r}")
-        shift.check(spec, where=f"eval.shifts.{name}")
+    _expect(isinstance(ev["shifts"], list), f"eval.shifts must be a list of names from sim.shifts, got {ev['shifts']!r}")
+    library = cfg["sim"].get("shifts") or {}
+    _expect(isinstance(library, dict), f"sim.shifts must map names to shifts (sim.shift keys), got {library!r}")
+    for name, spec in library.items():
+        _expect(isinstance(spec, dict), f"sim.shifts.{name} must map sim.shift keys to values, got {spec!r}")
+        shift.check(spec, where=f"sim.shifts.{name}")
+    shift.named(cfg["sim"], ev["shifts"])
     n = ev["shift_episodes"]
     _expect(_is_int(n) and n > 0, f"eval.shift_episodes must be a positive integer, got {n!r}")
     rec = ev["recovery"]

@@ -119,21 +119,21 @@ TINY = [
 
 def test_eval_shifts_and_mode_eval_on_a_finished_run(tmp_path):
     cache = f"cache_dir={tmp_path / 'cache'}"
-    shifts = "++eval.shifts={slippery:{friction:0.2},heavy:{mass:[4.0,6.0]}}"
-    m = train(check_overrides([*TINY, cache, shifts]), tmp_path / "run", say=lambda *_: None)
+    shifts = ["+sim.shifts.heavier={mass:[4.0,6.0]}", "eval.shifts=[slippery,heavier]"]  # a built-in one and one of ours
+    m = train(check_overrides([*TINY, cache, *shifts]), tmp_path / "run", say=lambda *_: None)
     sh = m["success_under_shift"]
-    assert list(sh) == ["slippery", "heavy"] and all(len(v["success"]) == 2 for v in sh.values())
-    assert sh["slippery"]["shift"] == {"friction": 0.2}
+    assert list(sh) == ["slippery", "heavier"] and all(len(v["success"]) == 2 for v in sh.values())
+    assert sh["slippery"]["shift"] == {"friction": 0.25} and sh["heavier"]["shift"] == {"mass": [4.0, 6.0]}
     # mode=eval without a shift reproduces the run's own last row: same weights, same seeds
     cfg = check_overrides([*TINY, cache, "mode=eval", f"from_run={tmp_path / 'run'}"])
     same = train(cfg, tmp_path / "eval", say=lambda *_: None)
     assert same["success"] == m["success_matrix"][-1] == same["trained_success"]
     # ... and under a shift it writes the table
-    cfg = check_overrides([*TINY, cache, "mode=eval", f"from_run={tmp_path / 'run'}", "sim.shift.friction=0.2"])
+    cfg = check_overrides([*TINY, cache, "mode=eval", f"from_run={tmp_path / 'run'}", "sim.shift.friction=0.25"])
     out = train(cfg, tmp_path / "eval2", say=lambda *_: None)
     written = json.loads((tmp_path / "eval2" / "evaluation.json").read_text())
     assert written["success"] == out["success"] == sh["slippery"]["success"]  # the same shift, the same seeds
-    assert written["sim_shift"]["friction"] == 0.2 and written["from_run"] == str(tmp_path / "run")
+    assert written["sim_shift"]["friction"] == 0.25 and written["from_run"] == str(tmp_path / "run")
     # an unfinished run is refused with one line naming what it has
     shutil.copytree(tmp_path / "run", tmp_path / "half")
     (tmp_path / "half" / "checkpoints" / "stage_01.pt").unlink()
@@ -146,9 +146,9 @@ def test_mode_adapt_measures_adaptation_per_shift_and_skill_and_leaves_the_run_u
     train(check_overrides([*TINY, cache]), tmp_path / "run", say=lambda *_: None)
     before = {p.name: p.read_bytes() for p in (tmp_path / "run" / "checkpoints").iterdir()}
     budget = ["eval.recovery.check_every=50", "eval.recovery.max_updates=100"]
-    args = [*TINY, cache, *budget, "mode=adapt", f"from_run={tmp_path / 'run'}", "++eval.shifts={heavy:{mass:2.0}}"]
+    args = [*TINY, cache, *budget, "mode=adapt", f"from_run={tmp_path / 'run'}", "+sim.shifts.heavy2={mass:2.0}", "eval.shifts=[heavy2]"]
     out = train(check_overrides(args), tmp_path / "adapt", say=lambda *_: None)
-    heavy = out["shifts"]["heavy"]
+    heavy = out["shifts"]["heavy2"]
     assert heavy["shift"] == {"mass": 2.0} and list(heavy["skills"]) == ["press_button", "open_drawer"]
     for r in heavy["skills"].values():
         assert r["target"] == pytest.approx(0.9 * r["trained"])
@@ -158,7 +158,7 @@ def test_mode_adapt_measures_adaptation_per_shift_and_skill_and_leaves_the_run_u
             assert r["ratio"] == r["updates"] / r["scratch_updates"]
         assert r["updates"] is None or r["updates"] in (0, 50, 100)  # counted in blocks of check_every
         assert r["forgetting"] is not None  # the other skill, measured after adapting
-    assert json.loads((tmp_path / "adapt" / "adaptation.json").read_text())["shifts"]["heavy"]["shift"] == {"mass": 2.0}
+    assert json.loads((tmp_path / "adapt" / "adaptation.json").read_text())["shifts"]["heavy2"]["shift"] == {"mass": 2.0}
     assert {p.name: p.read_bytes() for p in (tmp_path / "run" / "checkpoints").iterdir()} == before  # copies adapt
     with pytest.raises(ConfigError, match=re.escape("mode=adapt adapts to the shifts named in eval.shifts")):
         check_overrides([*TINY, cache, "mode=adapt", f"from_run={tmp_path / 'run'}"])

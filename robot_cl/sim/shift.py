@@ -56,3 +56,13 @@ def draw(shift: dict[str, Any] | None, rng: np.random.Generator) -> dict[str, fl
 
 def is_neutral(values: dict[str, float]) -> bool:
     return all(values[k] == NEUTRAL[k] for k in SHIFT_KEYS)
+
+
+def named(sim_cfg: dict, names: list[str]) -> dict[str, dict[str, Any]]:
+    """The shifts ``names`` (``eval.shifts``) from the library ``sim.shifts``, in order; an unknown name
+    is one line listing the valid ones."""
+    library = sim_cfg.get("shifts") or {}
+    for n in names:
+        if n not in library:
+            raise ConfigError(f"eval.shifts names {n!r}, which is not in sim.shifts; valid: {', '.join(library) or 'none'}")
+    return {n: dict(library[n]) for n in names}
