@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from robot_cl.routing import TaskRouter
-from robot_cl.strategies.base import Data, concat, hooked_step, rows, tensor_bytes, to_device
+from robot_cl.strategies.base import Data, concat, rows, tensor_bytes, to_device
 
 
 class Mixture:
@@ -160,10 +160,7 @@ class Stream:
             if detected:
                 self._boundary(rows(batch, {self.group: ~mine}))
                 batch[self.group]["task"].fill_(min(self.detector.segment, self.policy.n_tasks - 1))
-            info = hooked_step(self.learner, batch)
-            for p in self.learner.plugins:
-                p.after_update(self.learner)
-            self.learner.total_updates += 1
+            info = self.learner.update(batch)  # the learner's own update, with every plugin hook
             self.u += 1
             if on_update is not None:
                 on_update(local, info)

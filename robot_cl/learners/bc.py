@@ -77,10 +77,7 @@ class BCLearner:
         self.policy.train()
         t0, info = time.perf_counter(), {}
         for u in range(1, updates + 1):
-            info = hooked_step(self, sample(data, self.batch_size, gen))
-            for p in self.plugins:
-                p.after_update(self)
-            self.total_updates += 1
+            info = self.update(sample(data, self.batch_size, gen))
             if on_update is not None:
                 on_update(u, info)
             if checkpoints and u in checkpoints:
@@ -91,6 +88,14 @@ class BCLearner:
         for p in self.plugins:
             p.after_training_task(self, task, data)
         return {"updates": updates, "seconds": time.perf_counter() - t0, **info}
+
+    def update(self, batch: Data) -> dict[str, float]:
+        """One update on ``batch`` with every plugin hook (:func:`hooked_step`, then ``after_update``)."""
+        info = hooked_step(self, batch)
+        for p in self.plugins:
+            p.after_update(self)
+        self.total_updates += 1
+        return info
 
     def state_dict(self) -> dict[str, Any]:
         return {"optimizer": self.optimizer.state_dict(), "total_updates": self.total_updates}
