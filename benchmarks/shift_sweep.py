@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     from robot_cl.evaluation import Evaluator, under_shifts
     from robot_cl.from_run import source
     from robot_cl.policies import build_policy
+    from robot_cl.sim import shift
 
     try:
         src, cfg, state = source({"from_run": args.run})
@@ -68,7 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{src.name}: {args.episodes} episodes per skill; skills {', '.join(skills)}")
     print(f"{'shift':<18} {'policy':>6} {'expert':>6}   per skill (policy)")
     for name, r in res.items():
-        sim = {**cfg["sim"], "shift": {**cfg["sim"].get("shift", {}), **r["shift"]}}
+        sim = shift.shifted_sim(cfg["sim"], r["shift"])
         expert = float(np.mean(expert_success(skills, skill_cfgs, sim, seeds)))
         print(f"{name:<18} {r['mean']:6.2f} {expert:6.2f}   " + " ".join(f"{v:.2f}" for v in r["success"]), flush=True)
     return 0

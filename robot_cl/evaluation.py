@@ -25,6 +25,7 @@ from robot_cl import resources, tasks
 from robot_cl.policies import HierarchicalPolicy, Policy, build_policy
 from robot_cl.primitives import Hold, PrimitiveRunner
 from robot_cl.rl.primitive_env import PrimitiveActionEnv
+from robot_cl.sim import shift
 from robot_cl.video import write_video
 
 
@@ -216,7 +217,7 @@ def under_shifts(
     """Success of every skill under each named dynamics shift (``eval.shifts``; :mod:`robot_cl.sim.shift`)."""
     out = {}
     for name, spec in shifts.items():
-        sim = {**sim_config, "shift": {**sim_config.get("shift", {}), **spec}}
+        sim = shift.shifted_sim(sim_config, spec)
         success, _ = evaluator.rates(policy, skills, list(range(len(skills))), seeds, sim_config=sim)
         out[name] = {"shift": dict(spec), "success": success, "mean": float(np.mean(success))}
     return out

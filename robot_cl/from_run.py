@@ -119,7 +119,7 @@ def adapt_finished(cfg: dict, run_dir: Path, say=print) -> dict[str, Any]:
     out: dict[str, Any] = {"mode": "adapt", "from_run": str(src), "tasks": skills, "trained_success": trained, "shifts": {}}
     with Evaluator(cfg["workers"], cfg["sim"], skill_cfgs, cfg.get("imports")) as evaluator:
         for name, spec in shift.named(cfg["sim"], cfg["eval"]["shifts"]).items():
-            sim = {**cfg["sim"], "shift": {**cfg["sim"]["shift"], **spec}}
+            sim = shift.shifted_sim(cfg["sim"], spec)
             shifted_demos = demos.load_or_generate(skills, seeds, resolve(cfg["cache_dir"]), sim, skill_cfgs, workers=cfg["workers"])
             per_skill = {}
             for task, skill in enumerate(skills):

@@ -70,6 +70,9 @@ class Skill:
     # space may pay a small bonus for calls aimed near one (``primitive_env.affordance``; MAPLE's affordance
     # reward, Nasiriany et al. 2022). Optional: a skill without it simply gets no bonus.
     affordances: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # Scene queries beyond :class:`robot_cl.sim.SceneQueries` that this skill calls (an accessor one
+    # backend adds, e.g. a contact force): a backend whose scene lacks one refuses the skill in one line.
+    queries: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, overrides: dict[str, Any] | None = None) -> None:
         self.cfg = merge(self.default_config(), overrides, where=f"skill {self.name}")
@@ -128,9 +131,15 @@ class Skill:
         raise NotImplementedError
 
     # -- checks --------------------------------------------------------------------------------
-    def validate(self, s: Scene) -> None:
-        """Check names against the scene; raises :class:`SkillError` naming the problem."""
+    def validate(self, s: Scene, backend: str = "this") -> None:
+        """Check names and extra scene queries against the scene; raises :class:`SkillError` naming the problem."""
         where = f"skill {self.name!r} ({source_of(type(self))})"
+        for q in self.queries:
+            if not callable(getattr(s, q, None)):
+                provided = sorted(n for n in dir(s) if not n.startswith("_") and callable(getattr(s, n, None)))
+                raise SkillError(
+                    f"{where}: uses scene query {q!r}, which the {backend} backend does not provide; valid: {choices(provided)}"
+                )
         for e in self.elements:
             if not s.has_element(e):
                 raise SkillError(f"{where}: unknown scene element {e!r}; valid: {choices(s.element_names())}")

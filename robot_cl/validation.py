@@ -189,8 +189,7 @@ def _validate_eval(cfg: dict) -> None:
     library = cfg["sim"].get("shifts") or {}
     _expect(isinstance(library, dict), f"sim.shifts must map names to shifts (sim.shift keys), got {library!r}")
     for name, spec in library.items():
-        _expect(isinstance(spec, dict), f"sim.shifts.{name} must map sim.shift keys to values, got {spec!r}")
-        shift.check(spec, where=f"sim.shifts.{name}")
+        shift.check_named(name, spec)
     shift.named(cfg["sim"], ev["shifts"])
     n = ev["shift_episodes"]
     _expect(_is_int(n) and n > 0, f"eval.shift_episodes must be a positive integer, got {n!r}")

@@ -8,7 +8,7 @@ import pytest
 
 import robot_cl
 from robot_cl.primitives import Grasp, Reach, Release
-from robot_cl.sim.mujoco.controller import down_rotation, rotation_error, yaw_of
+from robot_cl.sim.cartesian import down_rotation, rotation_error, yaw_of
 from robot_cl.sim.mujoco.panda import ARM_JOINTS, GAZ_INERTIA, parse_urdf, urdf_path
 
 

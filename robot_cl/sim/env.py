@@ -58,6 +58,7 @@ class HouseholdEnv(gym.Env):
         skill: skill name (see ``robot_cl.list_skills()``) or a :class:`Skill` instance.
         render_mode: ``None`` or ``"rgb_array"``.
         sim_config: overrides of ``configs/sim/household.yaml`` (nested dict).
+        backend: the simulator backend (overrides ``sim_config["backend"]``; the Gymnasium ids set it).
         skill_config: overrides of the skill's ``default_config()``.
         width, height, camera: render settings (default from the sim config).
     """
@@ -74,15 +75,20 @@ class HouseholdEnv(gym.Env):
         width: int | None = None,
         height: int | None = None,
         camera: str | None = None,
+        backend: str | None = None,
     ) -> None:
         if render_mode not in (None, *self.metadata["render_modes"]):
             raise ConfigError(f"unknown render_mode {render_mode!r}; valid: None, {choices(self.metadata['render_modes'])}")
         self.cfg = merge(default_config(), sim_config, where="sim")
+        if backend is not None:
+            self.cfg["backend"] = backend
+        if self.cfg["backend"] not in BACKENDS:
+            raise ConfigError(f"unknown simulator backend {self.cfg['backend']!r}; valid: {choices(BACKENDS)}")
         self.cfg["shift"] = shift.check(self.cfg["shift"])
         self.skill = skill if isinstance(skill, Skill) else get_skill(skill)(skill_config)
         self.backend = BACKENDS[self.cfg["backend"]](self.cfg)
         self.scene = self.backend.scene
-        self.skill.validate(self.scene)
+        self.skill.validate(self.scene, self.backend.name)
         self.control_dt = self.backend.control_dt
         self.metadata = {**self.metadata, "render_fps": round(1.0 / self.control_dt)}
         self.end_effector = HouseholdEndEffector(self.cfg)

@@ -25,6 +25,7 @@ SHIFT_KEYS: dict[str, tuple[float, str]] = {
     "obs_noise": (0.0, "standard deviation of Gaussian noise on every observation value"),
 }
 NEUTRAL = {k: v for k, (v, _) in SHIFT_KEYS.items()}
+ENGINE_KEY = "backend"  # a named shift's change of engine (sim-to-sim)
 
 
 def check(shift: dict[str, Any] | None, where: str = "sim.shift") -> dict[str, Any]:
@@ -58,11 +59,36 @@ def is_neutral(values: dict[str, float]) -> bool:
     return all(values[k] == NEUTRAL[k] for k in SHIFT_KEYS)
 
 
+def check_named(name: str, spec: Any) -> None:
+    """One entry of the library ``sim.shifts``: dynamics keys (:func:`check`) and, for a sim-to-sim shift,
+    ``backend`` (the same skills on another engine, e.g. ``to_pybullet``); one line naming a bad key or value."""
+    from robot_cl.sim.backend import BACKENDS  # the registry, filled when robot_cl.sim is imported
+
+    if not isinstance(spec, dict):
+        raise ConfigError(f"sim.shifts.{name} must map sim.shift keys (or backend) to values, got {spec!r}")
+    spec = dict(spec)
+    engine = spec.pop(ENGINE_KEY, None)
+    if engine is not None and engine not in BACKENDS:
+        raise ConfigError(f"sim.shifts.{name}.backend: unknown simulator backend {engine!r}; valid: {', '.join(BACKENDS)}")
+    check(spec, where=f"sim.shifts.{name}")
+
+
 def named(sim_cfg: dict, names: list[str]) -> dict[str, dict[str, Any]]:
     """The shifts ``names`` (``eval.shifts``) from the library ``sim.shifts``, in order; an unknown name
-    is one line listing the valid ones."""
+    (or a bad entry, :func:`check_named`) is one line listing the valid ones."""
     library = sim_cfg.get("shifts") or {}
     for n in names:
         if n not in library:
             raise ConfigError(f"eval.shifts names {n!r}, which is not in sim.shifts; valid: {', '.join(library) or 'none'}")
+        check_named(n, library[n])
     return {n: dict(library[n]) for n in names}
+
+
+def shifted_sim(sim_cfg: dict, spec: dict[str, Any]) -> dict[str, Any]:
+    """The sim config under a named shift: its dynamics keys over ``sim.shift``, its ``backend`` (if any) over ``sim.backend``."""
+    spec = dict(spec)
+    engine = spec.pop(ENGINE_KEY, None)
+    out = {**sim_cfg, "shift": {**(sim_cfg.get("shift") or {}), **spec}}
+    if engine is not None:
+        out["backend"] = engine
+    return out

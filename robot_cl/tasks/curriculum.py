@@ -12,6 +12,7 @@ from typing import Any
 import gymnasium as gym
 
 from robot_cl.envs import make as make_skill_env
+from robot_cl.envs import split_task
 from robot_cl.errors import ConfigError, choices
 from robot_cl.layout import ACT_DIM, OBS_CENTER, OBS_DIM, OBS_SCALE
 from robot_cl.skills import list_skills
@@ -89,8 +90,12 @@ def validate_curriculum(cur: dict, policy: str) -> None:
     for name in names:
         if not isinstance(name, str):
             raise ConfigError(f"curriculum.skills entries are task names, got {name!r}")
-        if name not in tasks and name not in list_skills():
-            raise ConfigError(f"unknown skill {name!r}; valid: {choices([*list_skills(), *tasks])}")
+        if name not in tasks and name.partition("@")[0] not in list_skills():
+            raise ConfigError(
+                f"unknown skill {name!r}; valid: {choices([*list_skills(), *tasks])} (a skill may name its engine: <skill>@<backend>)"
+            )
+        if name not in tasks:
+            split_task(name)  # an unknown backend after '@': one line naming the valid ones
     cfgs = task_configs(cur)
     for name in names:
         spec = cfgs[name]

@@ -16,10 +16,9 @@ import numpy as np
 
 from robot_cl.errors import ConfigError, choices
 from robot_cl.paths import data_path
-from robot_cl.sim.mujoco.controller import yaw_of
+from robot_cl.sim.cartesian import yaw_of
 from robot_cl.sim.mujoco.panda import ARM_JOINTS, FINGER_JOINTS, MAX_FINGER, add_panda
-
-ROBOT_PREFIX = "panda_"
+from robot_cl.sim.names import ROBOT_PREFIX, SceneNames
 
 
 def build_model(cfg: dict) -> mujoco.MjModel:
@@ -37,7 +36,7 @@ def build_model(cfg: dict) -> mujoco.MjModel:
     return model
 
 
-class Scene:
+class Scene(SceneNames):
     """A compiled household model plus data, with name lookups done once."""
 
     def __init__(self, cfg: dict) -> None:
@@ -74,29 +73,6 @@ class Scene:
             }
         self.entities = {name: self._entity(name, spec) for name, spec in cfg["entities"].items()}
         self._pairs: set[tuple[int, int]] | None = None
-
-    # -- names --------------------------------------------------------------------------------
-    def element_names(self) -> list[str]:
-        """Scene bodies a skill may name (everything but the robot and the world)."""
-        return [n for n in self._bodies if not n.startswith(ROBOT_PREFIX) and n not in ("world", "robot_mount")]
-
-    def has_element(self, name: str) -> bool:
-        return name in self.element_names()
-
-    def joint_names(self) -> list[str]:
-        return [n for n in self._joints if not n.startswith(ROBOT_PREFIX) and not n.endswith("_free")]
-
-    def has_joint(self, name: str) -> bool:
-        return name in self._joints and not name.startswith(ROBOT_PREFIX) and not name.endswith("_free")
-
-    def placeable_names(self) -> list[str]:
-        return [*self.objects, "target"]
-
-    def is_placeable(self, name: str) -> bool:
-        return name in self.objects or name == "target"
-
-    def radius(self, name: str) -> float:
-        return self.objects[name]["radius"] if name in self.objects else 0.05
 
     def _entity(self, name: str, spec: dict) -> tuple:
         def ref(text: str | None, kinds: tuple[str, ...]) -> tuple[str, int] | None:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import mujoco
 import numpy as np
 
-from robot_cl.sim.mujoco.scene import ROBOT_PREFIX, Scene
+from robot_cl.sim.mujoco.scene import Scene
+from robot_cl.sim.names import ROBOT_PREFIX
 
 
 class ModelShift:
