@@ -2,6 +2,7 @@
 
     python benchmarks/experts.py                 # all skills, 50 seeds each
     python benchmarks/experts.py --seeds 20 --skills open_drawer turn_knob
+    python benchmarks/experts.py --backend pybullet      # the same skills and experts on PyBullet
     python benchmarks/experts.py --curriculum cw10 --bar 0.9   # an external curriculum's primitive-program experts
     python benchmarks/experts.py --curriculum cw10 --raw --bar 0   # ... or its raw-action experts (Meta-World's scripted policies)
 
@@ -20,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 
 
-def evaluate(skill: str, spec: dict | None, seeds: list[int], raw: bool = False) -> dict:
+def evaluate(skill: str, spec: dict | None, seeds: list[int], raw: bool = False, backend: str = "mujoco") -> dict:
     """Run a task's expert on every seed: its primitive program, or (``raw``) an external task's raw-action expert."""
     import warnings
 
@@ -29,7 +30,7 @@ def evaluate(skill: str, spec: dict | None, seeds: list[int], raw: bool = False)
     from robot_cl.demos import record_raw_episode
     from robot_cl.tasks import run_expert
 
-    env = tasks.make_env(skill, None, spec)
+    env = tasks.make_env(skill, {"backend": backend}, spec)
     expert = tasks.load_expert(spec["expert"]) if raw else None
     t0 = time.perf_counter()
     ok, steps, calls, failed = 0, [], [], []
@@ -69,6 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--workers", type=int, default=2)
     p.add_argument("--bar", type=float, default=0.95, help="minimum success rate")
     p.add_argument("--curriculum", default=None, help="evaluate this curriculum's tasks instead (e.g. cw10)")
+    p.add_argument("--backend", default="mujoco", help="household skills on this simulator backend (mujoco, pybullet)")
     p.add_argument("--raw", action="store_true", help="external tasks: run the raw-action `expert` instead of the primitive program")
     args = p.parse_args(argv)
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
@@ -90,9 +92,15 @@ def main(argv: list[str] | None = None) -> int:
         names = args.skills or robot_cl.list_skills()
         for s in names:
             robot_cl.get_skill(s)  # fail fast with the list of valid names
+        from robot_cl.sim import BACKENDS
+
+        if args.backend not in BACKENDS:
+            print(f"error: unknown backend {args.backend!r}; valid: {', '.join(BACKENDS)}", file=sys.stderr)
+            return 2
         specs = {}
     with ProcessPoolExecutor(max_workers=args.workers) as pool:
-        rows = list(pool.map(evaluate, names, [specs.get(n) for n in names], [seeds] * len(names), [args.raw] * len(names)))
+        n = len(names)
+        rows = list(pool.map(evaluate, names, [specs.get(k) for k in names], [seeds] * n, [args.raw] * n, [args.backend] * n))
     print(f"{'skill':<26} {'success':>9} {'rate':>6} {'steps':>7} {'limit':>6} {'calls':>6} {'secs':>6}  failed seeds")
     below = []
     for r in rows:

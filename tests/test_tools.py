@@ -1,5 +1,7 @@
 """Benchmarks and video writing, exercised with tiny settings."""
 
+import re
+
 import imageio.v2 as imageio
 import numpy as np
 
@@ -26,9 +28,11 @@ def test_record_expert_writes_a_playable_mp4(tmp_path):
 def test_sim_speed_benchmark_prints_ratio(capsys):
     from benchmarks.sim_speed import main
 
-    assert main(["--skills", "press_button", "--repeats", "1"]) == 0
+    assert main(["--skills", "press_button", "--repeats", "1", "--backend", "pybullet"]) == 0
     out = capsys.readouterr().out
-    assert "raw/frame_skip" in out and "of raw physics throughput" in out
+    assert "of raw mj_step throughput" in out and "of raw stepSimulation throughput" in out
+    ratio = float(re.search(r"steps/s on the same actions: ([0-9.]+)", out).group(1))
+    assert ratio > 0  # the ratio itself is a benchmark figure, never a timed assertion
 
 
 def test_expert_benchmark_table(capsys):

@@ -6,6 +6,7 @@ first implementation; a second engine implements these two protocols and registe
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Protocol
 
 import numpy as np
@@ -90,3 +91,18 @@ class Backend(Protocol):
 
 BACKENDS: Registry = Registry("simulator backend")
 register_backend = BACKENDS.register  # ``@register_backend`` on a class with ``name`` and ``__init__(sim_cfg)``
+
+
+def builtin(module: str, cls: str):
+    """A built-in backend registered by name and imported when first constructed, so ``import robot_cl``
+    loads no physics engine; importing its module registers the class itself in its place."""
+
+    def construct(cfg: dict):
+        return getattr(importlib.import_module(module), cls)(cfg)
+
+    construct.__doc__ = f"{module}.{cls}"
+    return construct
+
+
+register_backend(builtin("robot_cl.sim.mujoco.backend", "MujocoBackend"), name="mujoco")
+register_backend(builtin("robot_cl.sim.pybullet.backend", "PybulletBackend"), name="pybullet")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from robot_cl.errors import ConfigError
+from robot_cl.sim.backend import BACKENDS
 
 # key -> (neutral value, what it scales, lowest valid value is > 0 for scales, >= 0 for noise)
 SHIFT_KEYS: dict[str, tuple[float, str]] = {
@@ -62,8 +63,6 @@ def is_neutral(values: dict[str, float]) -> bool:
 def check_named(name: str, spec: Any) -> None:
     """One entry of the library ``sim.shifts``: dynamics keys (:func:`check`) and, for a sim-to-sim shift,
     ``backend`` (the same skills on another engine, e.g. ``to_pybullet``); one line naming a bad key or value."""
-    from robot_cl.sim.backend import BACKENDS  # the registry, filled when robot_cl.sim is imported
-
     if not isinstance(spec, dict):
         raise ConfigError(f"sim.shifts.{name} must map sim.shift keys (or backend) to values, got {spec!r}")
     spec = dict(spec)

@@ -37,6 +37,7 @@ class PybulletBackend:
             numSubSteps=self.frame_skip,  # one call: frame_skip physics steps of sim.timestep
             numSolverIterations=int(self.pcfg["solver_iterations"]),
             deterministicOverlappingPairs=1,
+            enableConeFriction=int(bool(self.pcfg["cone_friction"])),
             physicsClientId=self.c,
         )
         pb.setGravity(0.0, 0.0, -9.81, physicsClientId=self.c)
@@ -51,7 +52,7 @@ class PybulletBackend:
             if pb.getJointInfo(sc.robot, j, physicsClientId=self.c)[2] != pb.JOINT_FIXED
         ]
         self._zeros = [0.0] * len(self.movable)
-        self._gain = 1.0
+        self.servo_gain = 1.0  # the gain shift: scales every robot motor gain
         self.current = {"friction": 1.0, "mass": 1.0, "size": 1.0, "gain": 1.0}  # the shift the scene has now
         self._surfaces()
         self._saved = pb.saveState(physicsClientId=self.c)
@@ -69,7 +70,7 @@ class PybulletBackend:
             self.scene.rebuild_objects(key["size"])
         self.current = key
         self._surfaces()
-        self._gain = key["gain"]
+        self.servo_gain = key["gain"]
         pb.removeState(self._saved, physicsClientId=self.c)
         self._saved = pb.saveState(physicsClientId=self.c)
 
@@ -104,7 +105,7 @@ class PybulletBackend:
         self._motors(q, [0.0] * len(q), 1.0)
 
     def _motors(self, q_cmd, qd_cmd, opening: float) -> None:
-        sc, p, g = self.scene, self.pcfg, self._gain
+        sc, p, g = self.scene, self.pcfg, self.servo_gain
         n = len(sc.arm)
         pb.setJointMotorControlArray(
             sc.robot,
