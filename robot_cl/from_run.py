@@ -125,9 +125,10 @@ def adapt_finished(cfg: dict, run_dir: Path, say=print) -> dict[str, Any]:
             for task, skill in enumerate(skills):
                 per_skill[skill] = _adapt_one(run_cfg, state, skills, task, trained, shifted_demos[skill], sim, evaluator, device)
                 r = per_skill[skill]
+                lost, ratio = ("n/a" if v is None else f"{v:.2f}" for v in (r["forgetting"], r["ratio"]))
                 say(
                     f"{name} {skill:<26} under shift {r['shifted']:.2f} -> adapted in {r['updates']} updates "
-                    f"(scratch {r['scratch_updates']}, ratio {r['ratio']}); other skills lost {r['forgetting']}"
+                    f"(scratch {r['scratch_updates']}, ratio {ratio}); other skills lost {lost}"
                 )
             out["shifts"][name] = {"shift": dict(spec), "skills": per_skill, **_summary(per_skill)}
     run_dir.mkdir(parents=True, exist_ok=True)

@@ -114,7 +114,7 @@ BAD = [
     (["sim=bullet"], ["unknown sim 'bullet'", "household, household_pybullet"]),
     (["curriculum.skills=[press_button@ode]"], ["unknown simulator backend 'ode' in task 'press_button@ode'", "valid: mujoco, pybullet"]),
     (["curriculum.skills=[press_buton@pybullet]"], ["unknown skill 'press_buton@pybullet'", "<skill>@<backend>"]),
-    (["+sim.shifts.a={backend:ode}", "eval.shifts=[a]"], ["sim.shifts.a.backend: unknown simulator backend 'ode'", "valid: mujoco, pybullet"]),
+    (["+sim.shifts.a={backend:ode}", "eval.shifts=[a]"], ["sim.shifts.a.backend: unknown simulator backend 'ode'", "mujoco, pybullet"]),
     (["imports=[no_such_module_xyz]"], ["cannot import 'no_such_module_xyz'"]),
     (["skills_dirs=[{tmp}/nonexistent]"], ["which is not a folder"]),
     (["skills_dirs={tmp}"], ["skills_dirs must be a list"]),

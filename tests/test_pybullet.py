@@ -166,6 +166,17 @@ def test_named_sim_to_sim_shift_sets_the_backend():
     assert out["backend"] == "pybullet" and out["shift"] == {"mass": 1.0, "gain": 0.5} and sim["backend"] == "mujoco"
 
 
+def test_a_scene_geom_pybullet_cannot_convert_is_one_line(tmp_path):
+    from robot_cl.paths import data_path
+
+    text = data_path("sims/household/scene.xml").read_text()
+    odd = '<geom name="egg" type="ellipsoid" size="0.02 0.03 0.04"/>\n      <geom name="button_housing"'
+    (tmp_path / "scene.xml").write_text(text.replace('<geom name="button_housing"', odd, 1))
+    line = "scene geom 'egg' of body 'button_base' has type ellipsoid; the PyBullet backend converts: box"
+    with pytest.raises(ConfigError, match=re.escape(line)):
+        HouseholdEnv("press_button", sim_config={**PB, "scene": str(tmp_path / "scene.xml")})
+
+
 def test_bad_backends_and_missing_scene_queries_are_one_line():
     with pytest.raises(ConfigError, match=re.escape("unknown simulator backend 'bullet'; valid: mujoco, pybullet")):
         HouseholdEnv("open_drawer", sim_config={"backend": "bullet"})

@@ -146,7 +146,8 @@ def test_mode_adapt_measures_adaptation_per_shift_and_skill_and_leaves_the_run_u
     train(check_overrides([*TINY, cache]), tmp_path / "run", say=lambda *_: None)
     before = {p.name: p.read_bytes() for p in (tmp_path / "run" / "checkpoints").iterdir()}
     budget = ["eval.recovery.check_every=50", "eval.recovery.max_updates=100"]
-    args = [*TINY, cache, *budget, "mode=adapt", f"from_run={tmp_path / 'run'}", "+sim.shifts.heavy2={mass:2.0}", "eval.shifts=[heavy2]"]
+    shifts = ["+sim.shifts.heavy2={mass:2.0}", "eval.shifts=[heavy2,to_pybullet]"]  # a dynamics shift and MuJoCo -> PyBullet
+    args = [*TINY, cache, *budget, "mode=adapt", f"from_run={tmp_path / 'run'}", *shifts]
     out = train(check_overrides(args), tmp_path / "adapt", say=lambda *_: None)
     heavy = out["shifts"]["heavy2"]
     assert heavy["shift"] == {"mass": 2.0} and list(heavy["skills"]) == ["press_button", "open_drawer"]
@@ -158,6 +159,9 @@ def test_mode_adapt_measures_adaptation_per_shift_and_skill_and_leaves_the_run_u
             assert r["ratio"] == r["updates"] / r["scratch_updates"]
         assert r["updates"] is None or r["updates"] in (0, 50, 100)  # counted in blocks of check_every
         assert r["forgetting"] is not None  # the other skill, measured after adapting
+    sim2sim = out["shifts"]["to_pybullet"]  # MuJoCo -> PyBullet, measured like any shift, on PyBullet's own demonstrations
+    assert sim2sim["shift"] == {"backend": "pybullet"} and list(sim2sim["skills"]) == ["press_button", "open_drawer"]
+    assert len(list((tmp_path / "cache" / "demos").glob("*.npz"))) == 6  # per skill: unshifted, heavier, on PyBullet
     assert json.loads((tmp_path / "adapt" / "adaptation.json").read_text())["shifts"]["heavy2"]["shift"] == {"mass": 2.0}
     assert {p.name: p.read_bytes() for p in (tmp_path / "run" / "checkpoints").iterdir()} == before  # copies adapt
     with pytest.raises(ConfigError, match=re.escape("mode=adapt adapts to the shifts named in eval.shifts")):

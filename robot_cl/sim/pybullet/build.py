@@ -27,7 +27,10 @@ from robot_cl.errors import ConfigError
 from robot_cl.paths import data_path
 
 # MuJoCo geom type -> PyBullet shape
-_PLANE, _SPHERE, _CAPSULE, _CYLINDER, _BOX = (int(mujoco.mjtGeom.mjGEOM_PLANE), 2, 3, 5, 6)
+_G = mujoco.mjtGeom
+_PLANE, _SPHERE, _CAPSULE, _CYLINDER, _BOX = (
+    int(t) for t in (_G.mjGEOM_PLANE, _G.mjGEOM_SPHERE, _G.mjGEOM_CAPSULE, _G.mjGEOM_CYLINDER, _G.mjGEOM_BOX)
+)
 _SHAPES = {_PLANE: pb.GEOM_PLANE, _SPHERE: pb.GEOM_SPHERE, _CAPSULE: pb.GEOM_CAPSULE, _CYLINDER: pb.GEOM_CYLINDER, _BOX: pb.GEOM_BOX}
 _HINGE, _SLIDE, _FREE = int(mujoco.mjtJoint.mjJNT_HINGE), int(mujoco.mjtJoint.mjJNT_SLIDE), int(mujoco.mjtJoint.mjJNT_FREE)
 
@@ -81,8 +84,13 @@ def compile_scene(cfg: dict) -> mujoco.MjModel:
     return mujoco.MjSpec.from_file(str(path)).compile()
 
 
-def _geoms(m: mujoco.MjModel, body: int, collide: bool, size: float = 1.0) -> list[int]:
-    ids = [g for g in range(m.ngeom) if m.geom_bodyid[g] == body and m.geom_type[g] in _SHAPES]
+def _geoms(m: mujoco.MjModel, body: int, collide: bool) -> list[int]:
+    ids = [g for g in range(m.ngeom) if m.geom_bodyid[g] == body]
+    for g in ids:
+        if m.geom_type[g] not in _SHAPES:
+            kind = mujoco.mjtGeom(m.geom_type[g]).name.removeprefix("mjGEOM_").lower()
+            name, valid = m.geom(g).name or str(g), "box, sphere, cylinder, capsule, plane"
+            raise ConfigError(f"scene geom {name!r} of body {m.body(body).name!r} has type {kind}; the PyBullet backend converts: {valid}")
     return [g for g in ids if bool(m.geom_contype[g] or m.geom_conaffinity[g]) == collide]
 
 
