@@ -15,7 +15,7 @@ from robot_cl.layout import ACT_DIM, GOAL, OBS_DIM, SLOT1, TCP
 from robot_cl.sim import shift
 from robot_cl.sim.backend import SceneQueries
 from robot_cl.sim.env import HouseholdEnv
-from robot_cl.skills import Skill
+from robot_cl.skills import get_skill
 from robot_cl.tasks import run_expert
 
 PB = {"backend": "pybullet"}
@@ -185,23 +185,11 @@ def test_bad_backends_and_missing_scene_queries_are_one_line():
     with pytest.raises(ConfigError, match=re.escape("sim.shifts.x.backend: unknown simulator backend 'ode'")):
         shift.named({"shifts": {"x": {"backend": "ode"}}}, ["x"])
 
-    class NeedsForce(Skill):
-        name = "needs_force"
-        queries = ("contact_force",)
-
-        def success(self, s):
-            return False
-
-        def reward(self, s):
-            return 0.0
-
-        def expert(self, s):
-            yield from ()
-
+    needs_force = type("NeedsForce", (get_skill("press_button"),), {"queries": ("contact_force",)})  # an extra scene query
     with pytest.raises(
         SkillError, match=r"uses scene query 'contact_force', which the pybullet backend does not provide; valid: .*grasping"
     ):
-        HouseholdEnv(NeedsForce(), sim_config=PB)
+        HouseholdEnv(needs_force(), sim_config=PB)
 
 
 def test_a_curriculum_can_continue_a_skill_on_the_other_engine(tmp_path):

@@ -114,15 +114,13 @@ def _collision(c: int, m: mujoco.MjModel, body: int, scale: float = 1.0) -> int:
     a = _shape_args(m, geoms, scale)
     if len(geoms) == 1 and a["shapeTypes"][0] == pb.GEOM_PLANE:
         return pb.createCollisionShape(pb.GEOM_PLANE, planeNormal=[0, 0, 1], physicsClientId=c)
-    return pb.createCollisionShapeArray(
-        a["shapeTypes"],
-        radii=a["radii"],
-        halfExtents=a["halfExtents"],
-        lengths=a["lengths"],
-        collisionFramePositions=a["framePositions"],
-        collisionFrameOrientations=a["frameOrientations"],
-        physicsClientId=c,
-    )
+    return _shape_array(c, pb.createCollisionShapeArray, "collision", a)
+
+
+def _shape_array(c: int, create, kind: str, a: dict) -> int:
+    """``createCollisionShapeArray`` or ``createVisualShapeArray`` (``kind``: their frames' keyword prefix)."""
+    frames = {f"{kind}FramePositions": a["framePositions"], f"{kind}FrameOrientations": a["frameOrientations"]}
+    return create(a["shapeTypes"], radii=a["radii"], halfExtents=a["halfExtents"], lengths=a["lengths"], **frames, physicsClientId=c)
 
 
 def _rgba(m: mujoco.MjModel, g: int) -> list[float]:
@@ -138,16 +136,7 @@ def _visual(c: int, m: mujoco.MjModel, body: int, scale: float = 1.0) -> tuple[i
     planes = [i for i, t in enumerate(a["shapeTypes"]) if t == pb.GEOM_PLANE]
     for i in planes:  # TinyRenderer draws a plane as a large box
         a["shapeTypes"][i], a["halfExtents"][i] = pb.GEOM_BOX, [float(m.geom_size[geoms[i]][0]), float(m.geom_size[geoms[i]][1]), 0.001]
-    uid = pb.createVisualShapeArray(
-        a["shapeTypes"],
-        radii=a["radii"],
-        halfExtents=a["halfExtents"],
-        lengths=a["lengths"],
-        visualFramePositions=a["framePositions"],
-        visualFrameOrientations=a["frameOrientations"],
-        physicsClientId=c,
-    )
-    return uid, [_rgba(m, g) for g in geoms]
+    return _shape_array(c, pb.createVisualShapeArray, "visual", a), [_rgba(m, g) for g in geoms]
 
 
 def _colour(c: int, uid: int, link: int, colours: list[list[float]]) -> None:
