@@ -16,7 +16,7 @@ import pybullet as pb
 
 from robot_cl.sim.backend import register_backend
 from robot_cl.sim.cartesian import DeltaIK
-from robot_cl.sim.mujoco.panda import MAX_FINGER, TCP_OFFSET
+from robot_cl.sim.panda import MAX_FINGER, TCP_OFFSET
 from robot_cl.sim.pybullet.build import set_passive
 from robot_cl.sim.pybullet.scene import PybulletScene
 

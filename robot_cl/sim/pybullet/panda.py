@@ -12,7 +12,7 @@ import xml.etree.ElementTree as ET
 
 import pybullet as pb
 
-from robot_cl.sim.mujoco.panda import GAZ_INERTIA, urdf_path
+from robot_cl.sim.panda import GAZ_INERTIA, urdf_path
 
 PAD_HALF = (0.0095, 0.003, 0.012)  # m, as the MuJoCo build's pads
 PAD_POS = (0.0, 0.0045, 0.043)  # in the finger frame; the right finger's y is mirrored

@@ -14,8 +14,8 @@ import numpy as np
 import pybullet as pb
 
 from robot_cl.errors import ConfigError, choices
-from robot_cl.sim.mujoco.panda import ARM_JOINTS, FINGER_JOINTS, MAX_FINGER, TCP_OFFSET
 from robot_cl.sim.names import ROBOT_PREFIX, SceneNames
+from robot_cl.sim.panda import ARM_JOINTS, FINGER_JOINTS, MAX_FINGER, TCP_OFFSET
 from robot_cl.sim.pybullet.build import World, add_free, convert
 from robot_cl.sim.pybullet.panda import load_panda
 
