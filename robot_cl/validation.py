@@ -143,6 +143,7 @@ def _validate_curriculum(cfg: dict) -> None:
         _expect(s in skills, f"curriculum.skill_config names {s!r}, which is not in curriculum.skills: {', '.join(skills)}")
     _expect(cfg["policy"].get("name") in POLICIES, f"unknown policy {cfg['policy'].get('name')!r}; valid: {choices(POLICIES)}")
     tasks.validate_curriculum(cur, cfg["policy"]["name"])  # unknown skills, external tasks' env ids, experts, success keys
+    tasks.check_scene_fit(cur, cfg["sim"])  # each skill on its engine's scene: names, entities, extra scene queries
 
 
 def _validate_learner(cfg: dict) -> None:

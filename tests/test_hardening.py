@@ -20,6 +20,7 @@ from robot_cl import cli
 from robot_cl.cache import atomic_write
 from robot_cl.errors import DivergedError
 from robot_cl.paths import SKILL_PATH_ENV
+from robot_cl.skills import SKILLS
 from robot_cl.strategies import STRATEGIES, Plugin, register_strategy
 
 ROBOT_CL = [sys.executable, "-m", "robot_cl.cli"]
@@ -41,6 +42,14 @@ SKILL_FILES = {
         '    name = "qq"\n\n    def expert(self, s):\n        yield from ()\n'
     ),
 }
+SKILL_FILES["misfit"] = (  # a skill naming a body the scene lacks
+    "from robot_cl.skills import get_skill, register_skill\n\n\n@register_skill\nclass M(get_skill('press_button')):\n"
+    '    name = "misfit"\n    elements = ("toaster",)\n'
+)
+SKILL_FILES["forceful"] = (  # a skill needing a scene query the PyBullet backend lacks
+    "from robot_cl.skills import get_skill, register_skill\n\n\n@register_skill\nclass F(get_skill('press_button')):\n"
+    '    name = "forceful"\n    queries = ("contact_force",)\n'
+)
 PENDULUM = "++curriculum.skills=[t]", "policy=flat"
 
 # (overrides, fragments the one error line must contain); {tmp} is the test's temporary folder
@@ -122,6 +131,11 @@ BAD = [
     (["skills_dirs=[{tmp}/skills/noskill]"], ["bad.py defines no skill", "leading '_'"]),
     (["skills_dirs=[{tmp}/skills/duplicate]"], ["skill name 'press_button' is already defined"]),
     (["skills_dirs=[{tmp}/skills/nosuccess]"], ["skill 'qq' does not define success()"]),
+    (["skills_dirs=[{tmp}/skills/misfit]", "curriculum.skills=[press_button,misfit]"], ["unknown scene element 'toaster'", "valid: "]),
+    (
+        ["skills_dirs=[{tmp}/skills/forceful]", "curriculum.skills=[press_button,forceful@pybullet]"],
+        ["uses scene query 'contact_force', which the pybullet backend does not provide", "grasping"],
+    ),
     (["--config-dir", "{tmp}/nonexistent"], ["config folder", "does not exist"]),
     (["hydra.run.dir=/proc/robot_cl/run"], ["cannot create the output folder /proc/robot_cl/run"]),
     (["hydra.run.dir={tmp}/afile/run"], ["cannot create the output folder", "afile/run"]),
@@ -149,7 +163,10 @@ def bad_input_tmp(tmp_path, monkeypatch):
     (tmp_path / "afile").write_text("")
     monkeypatch.setenv(SKILL_PATH_ENV, "")  # add_skill_dirs sets it for this process: restored afterwards
     monkeypatch.setattr(cli, "_app", lambda: pytest.fail("the command was accepted"))
-    return tmp_path
+    registered = dict(SKILLS)
+    yield tmp_path
+    SKILLS.clear()  # the skill files that load (misfit, forceful) register skills: later tests see only the built-in ones
+    SKILLS.update(registered)
 
 
 @pytest.mark.parametrize("overrides, fragments", BAD, ids=[" ".join(o)[:60] for o, _ in BAD])

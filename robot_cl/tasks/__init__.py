@@ -8,7 +8,7 @@
 """
 
 from robot_cl.tasks.base import TaskEnv, run_expert, task_env
-from robot_cl.tasks.curriculum import io_spec, is_external, make_env, task_configs, validate_curriculum
+from robot_cl.tasks.curriculum import check_scene_fit, io_spec, is_external, make_env, task_configs, validate_curriculum
 from robot_cl.tasks.external import ExternalTask, check_external, load_expert, load_object, make_external
 from robot_cl.tasks.suites import TASK_SUITES, TaskSuite, register_suite
 from robot_cl.tasks.suites import metaworld as _metaworld  # noqa: F401  (registers the built-in suite and its env id)
@@ -19,6 +19,7 @@ __all__ = [
     "TaskEnv",
     "TaskSuite",
     "check_external",
+    "check_scene_fit",
     "io_spec",
     "is_external",
     "load_expert",

@@ -11,11 +11,12 @@ from typing import Any
 
 import gymnasium as gym
 
+from robot_cl.envs import DEFAULT_BACKEND, split_task
 from robot_cl.envs import make as make_skill_env
-from robot_cl.envs import split_task
 from robot_cl.errors import ConfigError, choices
 from robot_cl.layout import ACT_DIM, OBS_CENTER, OBS_DIM, OBS_SCALE
-from robot_cl.skills import list_skills
+from robot_cl.sim.env import HouseholdEnv
+from robot_cl.skills import get_skill, list_skills
 from robot_cl.tasks.external import DEFAULTS, TASK_KEYS, check_external, make_external
 from robot_cl.tasks.suites import TASK_SUITES
 
@@ -58,6 +59,26 @@ def make_env(name: str, sim_config: dict | None = None, task_config: Any = None,
     if is_external(task_config):
         return make_external(name, task_config, kwargs.get("render_mode"), kwargs.get("width"), kwargs.get("height"))
     return make_skill_env(name, sim_config=sim_config, skill_config=task_config, **kwargs)
+
+
+def check_scene_fit(cur: dict, sim_config: dict) -> None:
+    """Every household task's skill against the scene of its engine (scene elements, observed entities,
+    initial-state keys, extra scene queries): one environment per engine is built and each skill is checked
+    on its scene, so a skill that does not fit is one line before any demonstration is recorded."""
+    cfgs, envs = task_configs(cur), {}
+    try:
+        for name in cur["skills"]:
+            if is_external(cfgs.get(name)):
+                continue
+            skill, backend = split_task(name)
+            backend = backend or sim_config.get("backend", DEFAULT_BACKEND)
+            if backend not in envs:  # building the environment checks its own skill
+                envs[backend] = HouseholdEnv(skill, sim_config=sim_config, skill_config=cfgs.get(name), backend=backend)
+            else:
+                get_skill(skill)(cfgs.get(name)).validate(envs[backend].scene, backend)
+    finally:
+        for env in envs.values():
+            env.close()
 
 
 def io_spec(names: list[str], cfgs: dict[str, Any]) -> dict[str, Any]:
