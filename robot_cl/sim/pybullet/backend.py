@@ -52,6 +52,9 @@ class PybulletBackend:
             if pb.getJointInfo(sc.robot, j, physicsClientId=self.c)[2] != pb.JOINT_FIXED
         ]
         self._zeros = [0.0] * len(self.movable)
+        # the Jacobian's point, the tool centre, in the hand's centre-of-mass frame (a constant offset)
+        inertial = pb.getLinkState(sc.robot, sc.hand, physicsClientId=self.c)[2:4]
+        self._tcp_local = pb.multiplyTransforms(*pb.invertTransform(*inertial), (0.0, 0.0, TCP_OFFSET), (0.0, 0.0, 0.0, 1.0))[0]
         self.servo_gain = 1.0  # the gain shift: scales every robot motor gain
         self.current = {"friction": 1.0, "mass": 1.0, "size": 1.0, "gain": 1.0}  # the shift the scene has now
         self._surfaces()
@@ -134,12 +137,7 @@ class PybulletBackend:
         opening = self.ik.targets(pos, xmat, action)
         states = pb.getJointStates(sc.robot, self.movable, physicsClientId=self.c)
         q_all = [s[0] for s in states]
-        hand = sc.hand
-        link = pb.getLinkState(sc.robot, hand, physicsClientId=self.c)
-        # the Jacobian's point is given in the link's centre-of-mass frame
-        com_inv = pb.invertTransform(link[2], link[3])
-        local = pb.multiplyTransforms(*com_inv, (0.0, 0.0, TCP_OFFSET), (0.0, 0.0, 0.0, 1.0))[0]
-        jp, jr = pb.calculateJacobian(sc.robot, hand, local, q_all, self._zeros, self._zeros, physicsClientId=self.c)
+        jp, jr = pb.calculateJacobian(sc.robot, sc.hand, self._tcp_local, q_all, self._zeros, self._zeros, physicsClientId=self.c)
         n = len(sc.arm)
         jac = np.vstack((np.asarray(jp)[:, :n], np.asarray(jr)[:, :n]))
         q_cmd, qd_cmd = self.ik.joint_targets(jac, pos, xmat, np.array(q_all[:n]))
