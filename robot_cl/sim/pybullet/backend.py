@@ -38,6 +38,7 @@ class PybulletBackend:
             numSolverIterations=int(self.pcfg["solver_iterations"]),
             deterministicOverlappingPairs=1,
             enableConeFriction=int(bool(self.pcfg["cone_friction"])),
+            contactBreakingThreshold=float(self.pcfg["contact_breaking_threshold"]),
             physicsClientId=self.c,
         )
         pb.setGravity(0.0, 0.0, -9.81, physicsClientId=self.c)
