@@ -56,7 +56,6 @@ class PybulletBackend:
         # the Jacobian's point, the tool centre, in the hand's centre-of-mass frame (a constant offset)
         inertial = pb.getLinkState(sc.robot, sc.hand, physicsClientId=self.c)[2:4]
         self._tcp_local = pb.multiplyTransforms(*pb.invertTransform(*inertial), (0.0, 0.0, TCP_OFFSET), (0.0, 0.0, 0.0, 1.0))[0]
-        self.servo_gain = 1.0  # the gain shift: scales every robot motor gain
         self.current = {"friction": 1.0, "mass": 1.0, "size": 1.0, "gain": 1.0}  # the shift the scene has now
         self._surfaces()
         self._saved = pb.saveState(physicsClientId=self.c)
@@ -65,6 +64,11 @@ class PybulletBackend:
         self._projections: dict[tuple[int, int, str], list] = {}
 
     # -- the backend protocol ------------------------------------------------------------------
+    @property
+    def servo_gain(self) -> float:
+        """The gain shift the scene has now: it scales every robot motor gain."""
+        return self.current["gain"]
+
     def apply_shift(self, values: dict[str, float]) -> None:
         """Friction, mass, object size and servo gain scales, relative to the unshifted scene."""
         key = {k: values[k] for k in ("friction", "mass", "size", "gain")}
@@ -74,7 +78,6 @@ class PybulletBackend:
             self.scene.rebuild_objects(key["size"])
         self.current = key
         self._surfaces()
-        self.servo_gain = key["gain"]
         pb.removeState(self._saved, physicsClientId=self.c)
         self._saved = pb.saveState(physicsClientId=self.c)
 

@@ -40,6 +40,9 @@ def xyzw(wxyz) -> tuple[float, float, float, float]:
     return (float(wxyz[1]), float(wxyz[2]), float(wxyz[3]), float(wxyz[0]))
 
 
+IDENTITY = ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0))  # a pose: position, xyzw quaternion
+
+
 @dataclass
 class Part:
     """Where a MuJoCo body lives in PyBullet: multibody ``uid``, ``link`` (-1 = base), and the pose of
@@ -48,7 +51,7 @@ class Part:
     name: str
     uid: int
     link: int
-    offset: tuple = ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0))
+    offset: tuple = IDENTITY
     mass: float = 0.0
     inertia: tuple = (0.0, 0.0, 0.0)
     friction: float = 0.6

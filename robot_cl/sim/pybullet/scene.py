@@ -16,10 +16,8 @@ import pybullet as pb
 from robot_cl.errors import ConfigError, choices
 from robot_cl.sim.names import ROBOT_PREFIX, SceneNames
 from robot_cl.sim.panda import ARM_JOINTS, FINGER_JOINTS, MAX_FINGER, TCP_OFFSET
-from robot_cl.sim.pybullet.build import World, add_free, convert
+from robot_cl.sim.pybullet.build import IDENTITY, World, add_free, convert
 from robot_cl.sim.pybullet.panda import load_panda
-
-IDENTITY = ((0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0))
 
 
 class PybulletScene(SceneNames):
@@ -37,7 +35,7 @@ class PybulletScene(SceneNames):
         self.finger_links = (self.robot_links["panda_leftfinger"], self.robot_links["panda_rightfinger"])
         self.home_qpos = np.array(cfg["robot"]["home_qpos"], dtype=float)
         self.goal = np.zeros(4)
-        self._bodies = {name: part for name, part in self.world.parts.items()}
+        self._bodies = dict(self.world.parts)
         self._bodies.update({name: None for name in self.robot_links})
         self._joints = {**self.world.joints, **{f"{n}_free": None for n in self.world.free}}
         for name in cfg["fixtures"]:
